@@ -1,0 +1,34 @@
+# tether — run `make help` for the targets.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+PKGS    := ./...
+
+.PHONY: help build test lint golden bench demo clean
+
+help: ## show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/tether
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tether ./agent/cmd/tether
+
+test: build ## run the whole suite: unit, golden and (as root) network-namespace integration tests
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 45m $(PKGS)
+
+lint: ## gofmt check, go vet, and the rule that policy/ and render/ do no I/O
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -run TestPureImports ./test/arch/
+
+golden: ## rewrite golden files from the current renderers (review the diff like code)
+	$(GO) test -count=1 ./render/... ./policy/... -update
+
+bench: ## run the benchmarks and print a table
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./policy/... ./render/... ./agent/... ./test/rossim/... | tee /tmp/tether-bench.txt | awk '/^Benchmark/ {printf "%-60s %14s %-6s %12s %-5s %10s %s\n", $$1, $$3, $$4, $$5, $$6, $$7, $$8}'
+
+demo: build ## show the main job working on the example networks
+	@$(GO) run ./test/demo
+
+clean: ## remove build output
+	rm -rf bin dist

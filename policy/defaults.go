@@ -1,0 +1,172 @@
+package policy
+
+import "time"
+
+// Defaults used where neither the site, the link nor network.toml says otherwise.
+const (
+	DefaultMTU        = 1420
+	DefaultListenPort = 51820
+	DefaultKeepalive  = 25 * time.Second
+	DefaultInstance   = "tether"
+)
+
+// DefaultHealth is what operators expect of a gate: a handshake older than
+// three minutes means the tunnel is down; two minutes to become healthy.
+var DefaultHealth = Health{
+	HandshakeMaxAge: DurationOf(180 * time.Second),
+	GateDeadline:    DurationOf(120 * time.Second),
+	StableWindow:    DurationOf(10 * time.Second),
+	DeadmanMargin:   DurationOf(60 * time.Second),
+	PeerNoteWait:    DurationOf(60 * time.Second),
+}
+
+// Merge returns h with every unset field taken from base.
+func (h Health) Merge(base Health) Health {
+	pick := func(a, b Duration) Duration {
+		if a.IsSet() {
+			return a
+		}
+		return b
+	}
+	return Health{
+		HandshakeMaxAge: pick(h.HandshakeMaxAge, base.HandshakeMaxAge),
+		GateDeadline:    pick(h.GateDeadline, base.GateDeadline),
+		StableWindow:    pick(h.StableWindow, base.StableWindow),
+		DeadmanMargin:   pick(h.DeadmanMargin, base.DeadmanMargin),
+		PeerNoteWait:    pick(h.PeerNoteWait, base.PeerNoteWait),
+	}
+}
+
+// applyDefaults fills in every value left unset so renderers never guess.
+func applyDefaults(n *Network) {
+	d := &n.Defaults
+	if d.MTU == 0 {
+		d.MTU = DefaultMTU
+	}
+	if d.ListenPort == 0 {
+		d.ListenPort = DefaultListenPort
+	}
+	if !d.Keepalive.IsSet() {
+		d.Keepalive = DurationOf(DefaultKeepalive)
+	}
+	n.Health = n.Health.Merge(DefaultHealth)
+	if n.Rollout.Drift == "" {
+		n.Rollout.Drift = "repair"
+	}
+	for _, s := range n.Sites {
+		if s.Platform == "routeros" && s.RouterOSVersion == "" {
+			s.RouterOSVersion = d.RouterOSVersion
+		}
+		if s.BGP.Instance == "" {
+			s.BGP.Instance = DefaultInstance
+		}
+		s.Health = s.Health.Merge(n.Health)
+		for i := range s.WireGuard {
+			w := &s.WireGuard[i]
+			if w.MTU == 0 {
+				w.MTU = d.MTU
+			}
+			if w.ListenPort == 0 {
+				w.ListenPort = d.ListenPort
+			}
+			if w.Table == "" {
+				w.Table = "auto"
+			}
+		}
+		for i := range s.Firewall {
+			r := &s.Firewall[i]
+			if r.Table == "" {
+				r.Table = "filter"
+			}
+			if r.Family == "" {
+				r.Family = ruleFamily(r)
+			}
+		}
+		for i := range s.RouterAdverts {
+			ra := &s.RouterAdverts[i]
+			if ra.OnLink == nil {
+				ra.OnLink = boolPtr(true)
+			}
+			if ra.Autonomous == nil {
+				ra.Autonomous = boolPtr(true)
+			}
+		}
+		for i := range s.NDPProxy {
+			if s.NDPProxy[i].Method == "" {
+				s.NDPProxy[i].Method = "auto"
+			}
+		}
+		for i := range s.Probes {
+			if s.Probes[i].Count == 0 {
+				s.Probes[i].Count = 3
+			}
+		}
+		for i := range s.VRRP {
+			v := &s.VRRP[i]
+			if v.Priority == 0 {
+				v.Priority = 100
+			}
+			if !v.AdvertInterval.IsSet() {
+				v.AdvertInterval = DurationOf(time.Second)
+			}
+		}
+	}
+	for _, k := range n.Links {
+		if !k.Keepalive.IsSet() {
+			k.Keepalive = d.Keepalive
+		}
+		for _, e := range []*LinkEnd{&k.A, &k.B} {
+			if !e.Keepalive.IsSet() {
+				e.Keepalive = k.Keepalive
+			}
+			if e.Route == nil {
+				// With a BGP session the routes come from BGP, not from AllowedIPs.
+				e.Route = boolPtr(k.BGP == nil)
+			}
+		}
+		if k.BGP != nil && len(k.BGP.AFI) == 0 {
+			if k.A.Address.Addr().Is4() {
+				k.BGP.AFI = []string{"ip"}
+			} else {
+				k.BGP.AFI = []string{"ipv6"}
+			}
+		}
+	}
+	for _, p := range n.Peers {
+		if p.Kind == "" {
+			p.Kind = "laptop"
+		}
+		if p.Profile != nil && p.Profile.Tunnel == "" {
+			p.Profile.Tunnel = "split"
+		}
+		if p.Mesh != nil {
+			if p.Mesh.MTU == 0 {
+				p.Mesh.MTU = d.MTU
+			}
+			if p.Mesh.ListenPort == 0 {
+				p.Mesh.ListenPort = int(p.Mesh.Endpoint.Port)
+			}
+		}
+	}
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// ruleFamily infers ip / ipv6 / both from the addresses a rule matches.
+func ruleFamily(r *FirewallRule) string {
+	for _, p := range []Prefix{r.SrcAddress, r.DstAddress} {
+		if p.IsValid() {
+			if p.Addr().Is4() {
+				return "ip"
+			}
+			return "ipv6"
+		}
+	}
+	switch r.Protocol {
+	case "icmp":
+		return "ip"
+	case "icmpv6":
+		return "ipv6"
+	}
+	return "both"
+}

@@ -1,0 +1,318 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// LintRule documents one lint check. IDs are stable: tooling and people
+// may refer to them.
+type LintRule struct {
+	ID       string
+	Name     string
+	Severity Severity
+	Summary  string
+}
+
+// LintRules lists every lint check in ID order.
+var LintRules = []LintRule{
+	{"TL001", "routed-prefix-on-wan", SeverityError, "a routed prefix is configured as a connected prefix on a WAN interface; use a /128 (or /32) anchor and learn the aggregate over BGP"},
+	{"TL002", "endpoint-via-own-tunnel", SeverityWarning, "a WireGuard endpoint is reachable only through the tunnel it establishes; pin a route to it over the underlay"},
+	{"TL003", "ndppd-static-short-prefix", SeverityError, "ndppd's static method refuses prefixes shorter than /120; use auto"},
+	{"TL004", "route-duplicates-allowed", SeverityError, "a route through a wg-quick interface duplicates what AllowedIPs already installs (RTNETLINK: File exists)"},
+	{"TL005", "tunnel-in-lan-list", SeverityWarning, "a tunnel interface is in the LAN interface list, exposing LAN-only services to the far end"},
+	{"TL006", "bgp-without-filter", SeverityError, "a BGP session has no import or no export filter"},
+	{"TL007", "link-mtu-mismatch", SeverityWarning, "the two ends of a link use different MTUs"},
+	{"TL008", "link-keepalive-mismatch", SeverityWarning, "the two ends of a link use different persistent keepalives"},
+	{"TL009", "keepalive-missing-behind-nat", SeverityError, "an end behind NAT dials without a persistent keepalive, so the far end cannot reach it once the NAT binding expires"},
+	{"TL010", "overlapping-allowed", SeverityError, "two peers of one interface accept overlapping addresses; WireGuard silently gives the overlap to one of them"},
+	{"TL011", "rule-after-catch-all", SeverityError, "a firewall rule comes after a catch-all drop or reject in the same chain and never matches"},
+	{"TL012", "accept-after-defconf-drop", SeverityWarning, "an accept rule is appended after RouterOS defconf's final drop; place it before the drop"},
+	{"TL013", "allowed-misses-transit", SeverityWarning, "an end does not accept the far end's transit address, so the far end cannot talk to it over the tunnel (BGP included)"},
+	{"TL014", "forwarding-drops-ra", SeverityWarning, "forwarding is on but accept_ra is not 2 on the upstream interface, so the host loses its own default route when the RA route expires"},
+	{"TL015", "duplicate-rule-comment", SeverityError, "two RouterOS rules in one chain share a comment, which tether uses to recognise them"},
+}
+
+func lintName(id string) string {
+	for _, r := range LintRules {
+		if r.ID == id {
+			return r.Name
+		}
+	}
+	return id
+}
+
+func (l *loader) lintf(file, path, id string, format string, args ...any) {
+	sev := SeverityWarning
+	for _, r := range LintRules {
+		if r.ID == id {
+			sev = r.Severity
+		}
+	}
+	l.report(file, path, id, sev, fmt.Sprintf(format, args...)+" ("+lintName(id)+")")
+}
+
+func lint(n *Network, l *loader) {
+	for _, name := range n.SiteNames() {
+		s := n.Sites[name]
+		lintSite(n, s, l)
+	}
+	for _, name := range n.LinkNames() {
+		lintLink(n, n.Links[name], l)
+	}
+}
+
+func isWAN(s *Site, iface string) bool {
+	for _, x := range s.Interfaces {
+		if x.Name == iface {
+			if x.Role == "wan" {
+				return true
+			}
+			for _, ls := range x.Lists {
+				if strings.EqualFold(ls, "WAN") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func lintSite(n *Network, s *Site, l *loader) {
+	f := s.File
+	// TL001: the routed prefix must not be connected on the WAN.
+	for i, a := range s.Addresses {
+		if !a.Address.IsValid() || !isWAN(s, a.Interface) || a.Address.Bits() == a.Address.Addr().BitLen() {
+			continue
+		}
+		conn := a.Address.Masked()
+		for _, rp := range s.RoutedPrefixes {
+			if rp.IsValid() && conn.Overlaps(rp.Prefix) {
+				l.lintf(f, fmt.Sprintf("address[%d].address", i), "TL001",
+					"%s makes the routed prefix %s connected on WAN interface %s; configure the provider address as %s/%d and let BGP carry the aggregate",
+					a.Address, rp, a.Interface, a.Address.Addr(), a.Address.Addr().BitLen())
+			}
+		}
+	}
+	// TL003: ndppd static on short prefixes.
+	for i, x := range s.NDPProxy {
+		if x.Method == "static" && x.Prefix.IsValid() && x.Prefix.Bits() < 120 {
+			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].method", i), "TL003", "ndppd refuses static for %s (\"Low prefix length\"); use method = \"auto\", which answers for what the FIB routes elsewhere", x.Prefix)
+		}
+	}
+	// TL014: forwarding turns RA processing off unless accept_ra = 2.
+	fwd := s.Sysctl["net.ipv6.conf.all.forwarding"] == "1"
+	for i, x := range s.NDPProxy {
+		if fwd && s.Sysctl["net.ipv6.conf."+x.Interface+".accept_ra"] != "2" {
+			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].interface", i), "TL014", "net.ipv6.conf.all.forwarding = 1 makes %s drop router advertisements; set sysctl \"net.ipv6.conf.%s.accept_ra\" = \"2\"", x.Interface, x.Interface)
+		}
+	}
+	// TL005: tunnels do not belong in the LAN list.
+	for i, w := range s.WireGuard {
+		for j, ls := range w.Lists {
+			if strings.EqualFold(ls, "LAN") {
+				l.lintf(f, fmt.Sprintf("wireguard[%d].lists[%d]", i, j), "TL005", "%s is in the LAN interface list, which exposes every LAN-only service to the far end; accept what the tunnel needs with a firewall rule instead", w.Name)
+			}
+		}
+	}
+	// TL004: on Linux, a route through a wg-quick interface with Table=auto duplicates AllowedIPs.
+	if s.Platform == "linux" {
+		peers := n.WireGuardPeers(s.Name)
+		for i, r := range s.Routes {
+			w := s.wireguardOf(r.Gateway)
+			if w == nil || w.Table == "off" || !r.Dst.IsValid() {
+				continue
+			}
+			for _, p := range peers {
+				if p.Interface != w.Name || !p.Route {
+					continue
+				}
+				for _, a := range p.Allowed {
+					if a == r.Dst.Prefix {
+						l.lintf(f, fmt.Sprintf("route[%d]", i), "TL004", "wg-quick already installs %s dev %s from the AllowedIPs of %s; remove this route", r.Dst, w.Name, p.Name)
+					}
+				}
+			}
+		}
+	}
+	// TL010: overlapping allowed addresses on one interface.
+	peers := n.WireGuardPeers(s.Name)
+	for i := range peers {
+		for j := i + 1; j < len(peers); j++ {
+			a, b := peers[i], peers[j]
+			if a.Interface != b.Interface {
+				continue
+			}
+			for _, pa := range a.Allowed {
+				for _, pb := range b.Allowed {
+					if pa.Overlaps(pb) {
+						file, path := peerSource(n, s.Name, b)
+						l.lintf(file, path, "TL010", "on %s of %s, %s (peer %s) overlaps %s (peer %s); WireGuard routes the overlap to only one peer", a.Interface, s.Name, pb, b.Name, pa, a.Name)
+					}
+				}
+			}
+		}
+	}
+	// TL011, TL012, TL015: firewall order.
+	type chainKey struct{ fam, table, chain string }
+	catchAll := map[chainKey]int{}
+	comments := map[string]int{}
+	defconf := s.Platform == "routeros" && (s.Defconf == nil || *s.Defconf)
+	for i, r := range s.Firewall {
+		p := fmt.Sprintf("firewall[%d]", i)
+		for _, fam := range families(r.Family) {
+			k := chainKey{fam, r.Table, r.Chain}
+			if r.PlaceBefore == "" {
+				if j, ok := catchAll[k]; ok {
+					l.lintf(f, p, "TL011", "this rule comes after the catch-all %s in firewall[%d] (%s %s) and never matches; move it before or use place_before", s.Firewall[j].Action, j, fam, r.Chain)
+				}
+				if (r.Action == "drop" || r.Action == "reject") && !r.hasMatch() && !r.Disabled {
+					if _, ok := catchAll[k]; !ok {
+						catchAll[k] = i
+					}
+				}
+			}
+			if s.Platform == "routeros" && r.Comment != "" {
+				ck := fam + "/" + r.Table + "/" + r.Chain + "/" + r.Comment
+				if j, dup := comments[ck]; dup {
+					l.lintf(f, p+".comment", "TL015", "firewall[%d] has the same comment in %s %s %s", j, fam, r.Table, r.Chain)
+				}
+				comments[ck] = i
+			}
+		}
+		if defconf && r.Table == "filter" && r.Action == "accept" && r.PlaceBefore == "" && (r.Chain == "input" || r.Chain == "forward") {
+			l.lintf(f, p, "TL012", "defconf ends the %s chain with a drop, so an appended accept never matches; set place_before = %q", r.Chain, DefconfDropComment(r.Family, r.Chain))
+		}
+	}
+}
+
+// DefconfDropComment names the RouterOS defconf rule that ends a chain.
+func DefconfDropComment(family, chain string) string {
+	switch {
+	case family == "ip" && chain == "input":
+		return "defconf: drop all not coming from LAN"
+	case family == "ip" && chain == "forward":
+		return "defconf: drop all from WAN not DSTNATed"
+	default:
+		return "defconf: drop everything else not coming from LAN"
+	}
+}
+
+func families(f string) []string {
+	if f == "both" || f == "" {
+		return []string{"ip", "ipv6"}
+	}
+	return []string{f}
+}
+
+// hasMatch reports whether the rule matches on anything at all.
+func (r *FirewallRule) hasMatch() bool {
+	return r.Protocol != "" || r.SrcAddress.IsValid() || r.DstAddress.IsValid() || r.SrcAddressList != "" ||
+		r.DstAddressList != "" || r.SrcPort != "" || r.DstPort != "" || r.InInterface != "" || r.OutInterface != "" ||
+		r.InInterfaceList != "" || r.OutInterfaceList != "" || len(r.ConnectionState) > 0 || r.ConnectionNATState != "" ||
+		len(r.ICMPTypes) > 0
+}
+
+// peerSource finds the file and path that declared a peer's allowed list.
+func peerSource(n *Network, site string, p WGPeer) (string, string) {
+	if p.External != nil {
+		return p.External.File, "allowed"
+	}
+	if p.Link != nil {
+		if p.Link.A.Site == site {
+			return p.Link.File, "a.allowed"
+		}
+		return p.Link.File, "b.allowed"
+	}
+	return n.Sites[site].File, ""
+}
+
+func lintLink(n *Network, k *Link, l *loader) {
+	f := k.File
+	sa, sb := n.Sites[k.A.Site], n.Sites[k.B.Site]
+	wa, wb := sa.wireguardOf(k.A.Interface), sb.wireguardOf(k.B.Interface)
+	if wa.MTU != wb.MTU {
+		l.lintf(f, "", "TL007", "%s %s has MTU %d but %s %s has MTU %d; large packets will be dropped one way", sa.Name, wa.Name, wa.MTU, sb.Name, wb.Name, wb.MTU)
+	}
+	ka, kb := k.A.Keepalive.Duration, k.B.Keepalive.Duration
+	if ka != 0 && kb != 0 && ka != kb {
+		l.lintf(f, "b.keepalive", "TL008", "a keeps alive every %s, b every %s", ka, kb)
+	}
+	for _, x := range []struct {
+		key          string
+		local, other *LinkEnd
+		bgp          *BGPEnd
+		site         *Site
+	}{{"a", &k.A, &k.B, bgpEnd(k, "a"), sa}, {"b", &k.B, &k.A, bgpEnd(k, "b"), sb}} {
+		dials := !x.other.Endpoint.IsZero()
+		if x.local.BehindNAT && dials && x.local.Keepalive.Duration == 0 {
+			l.lintf(f, x.key+".keepalive", "TL009", "%s is behind NAT and dials %s without a keepalive; set keepalive = \"25s\"", x.local.Site, x.other.Site)
+		}
+		if x.local.BehindNAT && !dials {
+			l.lintf(f, x.key+".behind_nat", "TL009", "%s is behind NAT but has no endpoint of %s to dial, so no handshake can start", x.local.Site, x.other.Site)
+		}
+		if len(x.local.Allowed) > 0 && x.other.Address.IsValid() {
+			ok := false
+			for _, a := range x.local.Allowed {
+				if a.IsValid() && a.Contains(x.other.Address.Addr()) {
+					ok = true
+				}
+			}
+			if !ok {
+				l.lintf(f, x.key+".allowed", "TL013", "%s does not accept %s's transit address %s; add %s/%d to %s.allowed", x.local.Site, x.other.Site, x.other.Address.Addr(), x.other.Address.Addr(), x.other.Address.Addr().BitLen(), x.key)
+			}
+		}
+		if x.bgp != nil {
+			if len(x.bgp.Import) == 0 {
+				l.lintf(f, "bgp."+x.key+".import", "TL006", "%s has no import filter and would accept every route %s sends; list the prefixes to accept (e.g. import = [\"::/0\"])", x.local.Site, x.other.Site)
+			}
+			if len(x.bgp.Export) == 0 && !x.bgp.DefaultOriginate {
+				l.lintf(f, "bgp."+x.key+".export", "TL006", "%s has no export filter and would announce its whole table to %s; list the prefixes to announce", x.local.Site, x.other.Site)
+			}
+		}
+		// TL002: the endpoint must not be reachable only through this tunnel.
+		if dials {
+			if ep, ok := x.other.Endpoint.Addr(); ok {
+				lintEndpoint(n, x.site, k, x.key, x.local, x.bgp, ep, l)
+			}
+		}
+	}
+}
+
+func bgpEnd(k *Link, key string) *BGPEnd {
+	if k.BGP == nil {
+		return nil
+	}
+	if key == "a" {
+		return &k.BGP.A
+	}
+	return &k.BGP.B
+}
+
+func lintEndpoint(n *Network, s *Site, k *Link, key string, local *LinkEnd, bgp *BGPEnd, ep netip.Addr, l *loader) {
+	var via netip.Prefix // the widest tunnel route covering the endpoint
+	if local.Route != nil && *local.Route {
+		for _, a := range local.Allowed {
+			if a.IsValid() && a.Contains(ep) && (!via.IsValid() || a.Bits() < via.Bits()) {
+				via = a.Prefix
+			}
+		}
+	}
+	if bgp != nil {
+		for _, m := range bgp.Import {
+			if m.Prefix.Contains(ep) {
+				via = m.Prefix
+			}
+		}
+	}
+	if !via.IsValid() {
+		return
+	}
+	for _, r := range s.Routes {
+		if r.Dst.IsValid() && r.Dst.Contains(ep) && r.Dst.Bits() > via.Bits() && r.Gateway != local.Interface && !r.Blackhole {
+			return // pinned over the underlay
+		}
+	}
+	l.lintf(k.File, key+".site", "TL002", "%s reaches endpoint %s only through %s, which this tunnel (%s) carries; add a [[route]] for %s/%d over the underlay", s.Name, ep, via, local.Interface, ep, ep.BitLen())
+}
