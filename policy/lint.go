@@ -217,6 +217,9 @@ func (r *FirewallRule) hasMatch() bool {
 // peerSource finds the file and path that declared a peer's allowed list.
 func peerSource(n *Network, site string, p WGPeer) (string, string) {
 	if p.External != nil {
+		if len(p.External.Allowed) == 0 {
+			return p.External.File, "addresses"
+		}
 		return p.External.File, "allowed"
 	}
 	if p.Link != nil {

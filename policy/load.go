@@ -24,6 +24,7 @@ const MaxFileSize = 4 << 20
 func Load(fsys fs.FS, dir string) (*Network, Problems) {
 	l := &loader{fsys: fsys, dir: cleanDir(dir)}
 	n := l.load()
+	n.indexLinks()
 	if !l.fatal {
 		validate(n, l)
 	}

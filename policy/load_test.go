@@ -170,3 +170,53 @@ func TestExamplesValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestLintCases loads the base network with each lint case applied and
+// checks the expected findings ("want:") and absent rules ("none: TLxxx").
+func TestLintCases(t *testing.T) {
+	base := readArchive(t, "testdata/invalid/_base.txtar")
+	cases, _ := filepath.Glob("testdata/lint/*.txtar")
+	if len(cases) == 0 {
+		t.Fatal("no lint cases")
+	}
+	for _, path := range cases {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txtar"), func(t *testing.T) {
+			c := readArchive(t, path)
+			files := map[string]string{}
+			for k, v := range base.files {
+				files[k] = v
+			}
+			for k, v := range c.files {
+				files[k] = v
+			}
+			_, problems := Load(mapFS(files), ".")
+			for _, line := range strings.Split(c.comment, "\n") {
+				if want, ok := strings.CutPrefix(line, "want: "); ok && !hasProblem(problems, want) {
+					t.Errorf("missing %q; got:\n%s", want, problemsText(problems))
+				}
+				if rule, ok := strings.CutPrefix(line, "none: "); ok {
+					for _, p := range problems {
+						if p.Rule == rule {
+							t.Errorf("unexpected %s: %s", rule, p)
+						}
+					}
+				}
+			}
+			for _, p := range problems.Errors() {
+				if !strings.HasPrefix(p.Rule, "TL") {
+					t.Errorf("lint case has a non-lint error: %s", p)
+				}
+			}
+		})
+	}
+}
+
+func TestLintRulesDocumented(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range LintRules {
+		if seen[r.ID] || r.Name == "" || r.Summary == "" {
+			t.Errorf("lint rule %+v duplicated or undocumented", r)
+		}
+		seen[r.ID] = true
+	}
+}

@@ -17,6 +17,10 @@ type Network struct {
 
 	// File is where network.toml was read from, relative to the network root.
 	File string `toml:"-"`
+
+	// linksBySite indexes link names by site; Load builds it so per-site
+	// views do not scan every link. Nil means "scan".
+	linksBySite map[string][]string
 }
 
 // Defaults apply wherever a site, link or interface leaves a value unset.

@@ -60,12 +60,28 @@ func (k *Link) SideOf(site string) (LinkSide, bool) {
 // LinksOf returns every link the site is an end of, sorted by name.
 func (n *Network) LinksOf(site string) []LinkSide {
 	var out []LinkSide
-	for _, name := range sortedKeys(n.Links) {
+	names := n.linksBySite[site]
+	if n.linksBySite == nil {
+		names = sortedKeys(n.Links)
+	}
+	for _, name := range names {
 		if side, ok := n.Links[name].SideOf(site); ok {
 			out = append(out, side)
 		}
 	}
 	return out
+}
+
+// indexLinks builds linksBySite; call it after the links are final.
+func (n *Network) indexLinks() {
+	n.linksBySite = map[string][]string{}
+	for _, name := range sortedKeys(n.Links) {
+		k := n.Links[name]
+		n.linksBySite[k.A.Site] = append(n.linksBySite[k.A.Site], name)
+		if k.B.Site != k.A.Site {
+			n.linksBySite[k.B.Site] = append(n.linksBySite[k.B.Site], name)
+		}
+	}
 }
 
 // PeerName is the name of the peer item for the remote end on this side.
