@@ -119,7 +119,6 @@ func init() {
 		run: func(ctx context.Context, env *cliEnv, args []string) int {
 			c := commands["version"]
 			fs := newFlags(c, env)
-			fs.SetOutput(env.stdout)
 			if code, ok := parseFlags(fs, env, args); !ok {
 				return code
 			}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runCLI(context.Background(), &cliEnv{stdout: &out, stderr: &errb}, args)
+	return out.String(), errb.String(), code
+}
+
+func TestHelpListsEveryCommand(t *testing.T) {
+	out, _, code := run(t, "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for name, c := range commands {
+		if !strings.Contains(out, name) || !strings.Contains(out, c.summary) {
+			t.Errorf("help lacks %s", name)
+		}
+		_, stderr, code := run(t, name, "--help")
+		if code != 0 || !strings.Contains(stderr, "Usage: tether "+name) {
+			t.Errorf("%s --help: exit %d, %q", name, code, stderr)
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	_, stderr, code := run(t, "frobnicate")
+	if code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+}
+
+func TestValidateExamplesAndJSON(t *testing.T) {
+	dirs, _ := filepath.Glob("../../../repo-example/*")
+	var nets []string
+	for _, d := range dirs {
+		if st, err := os.Stat(filepath.Join(d, "network.toml")); err == nil && !st.IsDir() {
+			nets = append(nets, d)
+		}
+	}
+	if len(nets) == 0 {
+		t.Fatal("no examples")
+	}
+	out, stderr, code := run(t, append([]string{"validate"}, nets...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	if got := strings.Count(out, ": ok: network"); got != len(nets) {
+		t.Fatalf("want %d ok lines, got:\n%s", len(nets), out)
+	}
+	out, _, code = run(t, "validate", "--format", "json", nets[0])
+	var doc struct {
+		Networks []validateResult `json:"networks"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Networks) != 1 || !doc.Networks[0].Valid {
+		t.Fatalf("json output: exit %d\n%s", code, out)
+	}
+}
+
+func TestValidateReportsErrorsWithPositions(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("network.toml", "name = \"broken\"\n")
+	write("sites/a.toml", "platform = \"linux\"\n[[wireguard]]\nname = \"wg0\"\nmtu = 99\n")
+	write("sites/b.toml", "platfrom = \"linux\"\n")
+	out, _, code := run(t, "validate", dir)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{"sites/a.toml:4:1: wireguard[0].mtu: mtu 99 is out of range", `sites/b.toml:1:1: platfrom: unknown key "platfrom"; did you mean "platform"?`, "invalid: 3 error(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	dir := t.TempDir()
+	pub1, _, code := run(t, "keygen", "--key-dir", dir, "--interface", "wg0")
+	if code != 0 || len(strings.TrimSpace(pub1)) != 44 {
+		t.Fatalf("exit %d, %q", code, pub1)
+	}
+	st, err := os.Stat(filepath.Join(dir, "wg0.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", st, err)
+	}
+	pub2, _, _ := run(t, "keygen", "--key-dir", dir, "--interface", "wg0")
+	if pub1 != pub2 {
+		t.Fatal("an existing key must be kept")
+	}
+	if wg, err := exec.LookPath("wg"); err == nil {
+		key, _ := os.ReadFile(filepath.Join(dir, "wg0.key"))
+		cmd := exec.Command(wg, "pubkey")
+		cmd.Stdin = bytes.NewReader(key)
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != strings.TrimSpace(pub1) {
+			t.Fatalf("wg pubkey disagrees: %q vs %q (%v)", out, pub1, err)
+		}
+	}
+	pub3, _, _ := run(t, "keygen", "--key-dir", dir, "--interface", "wg0", "--force")
+	if pub3 == pub1 {
+		t.Fatal("--force must replace the key")
+	}
+	if _, _, code := run(t, "keygen", "--key-dir", dir, "--interface", "../etc/x"); code != 2 {
+		t.Fatal("a path-like interface name must be refused")
+	}
+}
