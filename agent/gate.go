@@ -1,0 +1,151 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tether-net/tether/policy"
+)
+
+// Clock is the loop's source of time; tests drive it by hand.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+func (RealClock) Now() time.Time                         { return time.Now() }
+func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// GateConfig bounds the health gate.
+type GateConfig struct {
+	Deadline     time.Duration // the change must be healthy by then
+	StableWindow time.Duration // all judged checks healthy together this long
+	Interval     time.Duration // between probes
+	PeerNoteWait time.Duration // how long a two-ended link waits for the far end
+}
+
+// GateResult is the gate's verdict with its evidence.
+type GateResult struct {
+	Passed   bool          `json:"passed"`
+	Reason   string        `json:"reason,omitempty"`
+	Checks   []CheckReport `json:"checks"`
+	Duration time.Duration `json:"duration"`
+}
+
+// CheckReport is a check's final observation, its baseline and whether it
+// could cause a revert.
+type CheckReport struct {
+	CheckResult
+	MustPass   bool   `json:"must_pass"`
+	BaselineOK bool   `json:"baseline_ok"`
+	Judged     bool   `json:"judged"`
+	Note       string `json:"note,omitempty"` // why a check was not judged
+}
+
+// Gate judges a change by probing until every judged check has been
+// healthy for the stable window, or the deadline passes.
+//
+// A check is judged when it must pass and was healthy before the change
+// (baseline-aware: the relay being down already is not this commit's
+// fault). Checks on a link both of whose ends the commit changed are not
+// judged until peerReady reports the far end has settled this commit, or
+// PeerNoteWait passes, so two sites converge instead of reverting each other.
+type Gate struct {
+	Prober Prober
+	Clock  Clock
+	Config GateConfig
+}
+
+// Baseline probes once before the change.
+func (g *Gate) Baseline(ctx context.Context, checks []policy.Check) []CheckResult {
+	return g.Prober.Probe(ctx, checks)
+}
+
+// Run gates a change applied at start. twoEnded names the links whose far
+// end the commit also changed; peerReady reports whether the far end of a
+// link has recorded its outcome for the commit.
+func (g *Gate) Run(ctx context.Context, checks []policy.Check, baseline []CheckResult, twoEnded map[string]bool, peerReady func(ctx context.Context, link string) bool) GateResult {
+	start := g.Clock.Now()
+	deadline := start.Add(g.Config.Deadline)
+	interval := g.Config.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	baselineOK := func(i int) bool { return i < len(baseline) && baseline[i].OK }
+	var healthySince time.Time
+	ready := map[string]bool{}
+	for {
+		now := g.Clock.Now()
+		results := g.Prober.Probe(ctx, checks)
+		reports := make([]CheckReport, len(checks))
+		failing := ""
+		for i, c := range checks {
+			r := CheckResult{Name: c.Name, Kind: string(c.Kind), Evidence: "not observed", At: now}
+			if i < len(results) {
+				r = results[i]
+			}
+			rep := CheckReport{CheckResult: r, MustPass: c.MustPass, BaselineOK: baselineOK(i)}
+			switch {
+			case !c.MustPass:
+				rep.Note = "informational"
+			case !rep.BaselineOK:
+				rep.Note = "already failing before the change"
+			case c.Link != "" && twoEnded[c.Link] && !ready[c.Link]:
+				if peerReady != nil && peerReady(ctx, c.Link) {
+					ready[c.Link] = true
+					rep.Judged = true
+				} else if now.Sub(start) >= g.Config.PeerNoteWait {
+					ready[c.Link] = true // waited long enough; judge it
+					rep.Judged = true
+				} else {
+					rep.Note = "waiting for the far end of " + c.Link
+				}
+			default:
+				rep.Judged = true
+			}
+			if rep.Judged && !r.OK && failing == "" {
+				failing = fmt.Sprintf("%s: %s", c.Name, r.Evidence)
+			}
+			reports[i] = rep
+		}
+		waiting := false
+		for _, rep := range reports {
+			if rep.MustPass && rep.BaselineOK && !rep.Judged {
+				waiting = true
+			}
+		}
+		if failing == "" && !waiting {
+			if healthySince.IsZero() {
+				healthySince = now
+			}
+			if now.Sub(healthySince) >= g.Config.StableWindow {
+				return GateResult{Passed: true, Checks: reports, Duration: now.Sub(start)}
+			}
+		} else {
+			healthySince = time.Time{}
+		}
+		if !now.Before(deadline) {
+			reason := failing
+			if reason == "" {
+				reason = "checks were not healthy for the stable window before the deadline"
+				if waiting {
+					reason = "the far end of a two-ended change did not settle before the deadline"
+				}
+			}
+			return GateResult{Passed: false, Reason: reason, Checks: reports, Duration: now.Sub(start)}
+		}
+		wait := interval
+		if left := deadline.Sub(now); left < wait {
+			wait = left
+		}
+		select {
+		case <-ctx.Done():
+			return GateResult{Passed: false, Reason: "interrupted: " + ctx.Err().Error(), Checks: reports, Duration: g.Clock.Now().Sub(start)}
+		case <-g.Clock.After(wait):
+		}
+	}
+}

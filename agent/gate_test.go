@@ -1,0 +1,178 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tether-net/tether/policy"
+)
+
+// autoClock advances itself by whatever the code waits for, so loop tests
+// run instantly and deterministically.
+type autoClock struct{ now time.Time }
+
+func (c *autoClock) Now() time.Time { return c.now }
+func (c *autoClock) After(d time.Duration) <-chan time.Time {
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// scriptProber answers each check from a function of the probe number.
+type scriptProber struct {
+	calls int
+	ok    func(call int, name string) bool
+}
+
+func (p *scriptProber) Probe(_ context.Context, checks []policy.Check) []CheckResult {
+	p.calls++
+	out := make([]CheckResult, len(checks))
+	for i, c := range checks {
+		ok := p.ok(p.calls, c.Name)
+		ev := "healthy"
+		if !ok {
+			ev = "last handshake 5m0s ago (max 3m0s)"
+		}
+		out[i] = CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev}
+	}
+	return out
+}
+
+var gateCfg = GateConfig{Deadline: 120 * time.Second, StableWindow: 10 * time.Second, Interval: 2 * time.Second, PeerNoteWait: 60 * time.Second}
+
+func checks(names ...string) []policy.Check {
+	var out []policy.Check
+	for _, n := range names {
+		out = append(out, policy.Check{Name: n, Kind: policy.CheckHandshake, MustPass: true})
+	}
+	return out
+}
+
+func allOK(n int) []CheckResult {
+	out := make([]CheckResult, n)
+	for i := range out {
+		out[i].OK = true
+	}
+	return out
+}
+
+func TestGatePassesAfterStableWindow(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	p := &scriptProber{ok: func(int, string) bool { return true }}
+	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
+	cs := checks("handshake wg0/relay", "bgp relay")
+	res := g.Run(context.Background(), cs, allOK(2), nil, nil)
+	if !res.Passed || res.Duration != 10*time.Second || p.calls != 6 {
+		t.Fatalf("want pass after exactly the 10s window (6 probes), got %+v after %d probes", res, p.calls)
+	}
+}
+
+func TestGateFailsWhenACheckBreaks(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	p := &scriptProber{ok: func(_ int, name string) bool { return name != "bgp relay" }}
+	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
+	res := g.Run(context.Background(), checks("handshake wg0/relay", "bgp relay"), allOK(2), nil, nil)
+	if res.Passed || res.Duration != 120*time.Second || !strings.Contains(res.Reason, "bgp relay: last handshake 5m0s ago") {
+		t.Fatalf("want a failure at the deadline naming the check and its evidence, got %+v", res)
+	}
+	if !res.Checks[1].Judged || res.Checks[1].OK {
+		t.Fatalf("the failing check must be judged and reported failing: %+v", res.Checks[1])
+	}
+}
+
+func TestGateIgnoresChecksFailingBeforeTheChange(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	p := &scriptProber{ok: func(_ int, name string) bool { return name != "handshake wg0/down-peer" }}
+	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
+	baseline := []CheckResult{{OK: true}, {OK: false}}
+	res := g.Run(context.Background(), checks("bgp relay", "handshake wg0/down-peer"), baseline, nil, nil)
+	if !res.Passed {
+		t.Fatalf("a check failing at baseline must not fail the gate: %+v", res)
+	}
+	if res.Checks[1].Judged || res.Checks[1].Note != "already failing before the change" {
+		t.Fatalf("baseline failure must be reported, not judged: %+v", res.Checks[1])
+	}
+}
+
+func TestGateFlapResetsStableWindow(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	// healthy on probes 1-3 (4s), broken on probe 4, healthy from 5 on.
+	p := &scriptProber{ok: func(call int, _ string) bool { return call != 4 }}
+	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
+	res := g.Run(context.Background(), checks("bgp relay"), allOK(1), nil, nil)
+	if !res.Passed || res.Duration != 18*time.Second {
+		t.Fatalf("a flap must restart the stable window (pass at 8s+10s), got %+v", res)
+	}
+}
+
+func TestGateWaitsForFarEndOfTwoEndedChange(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	start := clock.now
+	// The tunnel is down until the far end applies the same commit at 30s.
+	p := &scriptProber{ok: func(int, string) bool { return clock.now.Sub(start) >= 30*time.Second }}
+	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
+	cs := checks("handshake wg0/edge")
+	cs[0].Link = "relay-edge"
+	peerReady := func(context.Context, string) bool { return clock.now.Sub(start) >= 30*time.Second }
+	res := g.Run(context.Background(), cs, allOK(1), map[string]bool{"relay-edge": true}, peerReady)
+	if !res.Passed || res.Duration != 40*time.Second {
+		t.Fatalf("want pass 10s after the far end settled at 30s, got %+v", res)
+	}
+	// Without waiting, the same situation would have been judged at once
+	// and passed only because the deadline is long; with a short deadline
+	// it must fail rather than wait forever.
+	clock.now = start
+	p.calls = 0
+	g.Config.Deadline = 20 * time.Second
+	res = g.Run(context.Background(), cs, allOK(1), map[string]bool{"relay-edge": true}, func(context.Context, string) bool { return false })
+	if res.Passed || !strings.Contains(res.Reason, "far end") {
+		t.Fatalf("a far end that never settles must fail the gate at the deadline: %+v", res)
+	}
+}
+
+func TestGateInformationalChecksNeverFail(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	p := &scriptProber{ok: func(_ int, name string) bool { return name != "handshake wg-remote/phone" }}
+	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
+	cs := checks("bgp relay", "handshake wg-remote/phone")
+	cs[1].MustPass = false
+	if res := g.Run(context.Background(), cs, allOK(2), nil, nil); !res.Passed {
+		t.Fatalf("an informational check must not fail the gate: %+v", res)
+	}
+}
+
+func TestJournalAndStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	j := NewJournal(dir)
+	if e, err := j.Read(); err != nil || e != nil {
+		t.Fatalf("empty journal: %v %v", e, err)
+	}
+	want := &Entry{TxnID: "t1", Site: "home", Commit: "abc", Step: StepGating, Plan: &Plan{Site: "home", Changes: []Change{{Op: "add", Where: "/ip/address"}}}}
+	if err := j.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.Read()
+	if err != nil || got.Step != StepGating || got.Plan.Changes[0].Where != "/ip/address" {
+		t.Fatalf("journal round trip: %+v %v", got, err)
+	}
+	if err := j.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := j.Read(); e != nil {
+		t.Fatal("journal not cleared")
+	}
+	ss := NewStateStore(dir)
+	st, _ := ss.Load()
+	st.Quarantined["bad"] = Quarantine{Reason: "gate failed", At: time.Unix(5, 0)}
+	st.Running = "good"
+	if err := ss.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := ss.Load()
+	if err != nil || st2.Running != "good" || st2.Quarantined["bad"].Reason != "gate failed" {
+		t.Fatalf("state round trip: %+v %v", st2, err)
+	}
+}

@@ -1,0 +1,119 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Step is where a transaction is; the journal records it before each step
+// so a restarted agent knows what the device may look like.
+type Step string
+
+const (
+	StepPlanned   Step = "planned"   // plan journaled, device untouched
+	StepApplying  Step = "applying"  // dead-man armed, writing: device may be partly changed
+	StepGating    Step = "gating"    // applied, checking health
+	StepKeeping   Step = "keeping"   // gate passed, disarming
+	StepReverting Step = "reverting" // gate failed, restoring
+)
+
+// Entry is the journal of the one transaction in flight.
+type Entry struct {
+	TxnID    string        `json:"txn_id"`
+	Site     string        `json:"site"`
+	Commit   string        `json:"commit"`
+	Step     Step          `json:"step"`
+	Repair   bool          `json:"repair,omitempty"` // a drift repair, not a new commit
+	Plan     *Plan         `json:"plan"`
+	Deadline time.Time     `json:"deadline"`
+	Started  time.Time     `json:"started"`
+	Baseline []CheckResult `json:"baseline,omitempty"`
+	Gate     *GateResult   `json:"gate,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+}
+
+// Journal keeps the in-flight transaction in the state dir, written and
+// fsynced before every step.
+type Journal struct{ path string }
+
+// NewJournal returns the journal in dir.
+func NewJournal(dir string) *Journal { return &Journal{path: filepath.Join(dir, "journal.json")} }
+
+// Write records e durably.
+func (j *Journal) Write(e *Entry) error {
+	data, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode journal: %w", err)
+	}
+	return writeFileSync(j.path, data, 0o600)
+}
+
+// Read returns the transaction in flight, or nil when there is none.
+func (j *Journal) Read() (*Entry, error) {
+	data, err := os.ReadFile(j.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	var e Entry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("journal %s is corrupt: %w", j.path, err)
+	}
+	return &e, nil
+}
+
+// Clear ends the transaction.
+func (j *Journal) Clear() error {
+	if err := os.Remove(j.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("clear journal: %w", err)
+	}
+	return syncDir(filepath.Dir(j.path))
+}
+
+// writeFileSync replaces path atomically: temp file, fsync, rename, fsync dir.
+func writeFileSync(path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
