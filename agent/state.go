@@ -44,7 +44,9 @@ func (s *State) QuarantinedCommits() []string {
 type StateStore struct{ path string }
 
 // NewStateStore returns the store in dir.
-func NewStateStore(dir string) *StateStore { return &StateStore{path: filepath.Join(dir, "state.json")} }
+func NewStateStore(dir string) *StateStore {
+	return &StateStore{path: filepath.Join(dir, "state.json")}
+}
 
 // Load reads the state; a missing file is an empty state.
 func (s *StateStore) Load() (*State, error) {
