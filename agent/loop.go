@@ -1,0 +1,494 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"go.uber.org/zap"
+
+	"github.com/tether-net/tether/policy"
+)
+
+// Results recorded in notes.
+const (
+	ResultApplied   = "applied"
+	ResultReverted  = "reverted"
+	ResultRejected  = "rejected"
+	ResultUnchanged = "unchanged"
+	ResultRepaired  = "repaired"
+	ResultDrift     = "drift" // drift found and only reported (drift = "report")
+)
+
+// Source is the network repo as the loop sees it (agent/gitsource).
+type Source interface {
+	// Check polls the remote and fetches when the branch moved.
+	Check(ctx context.Context) (changed bool, head plumbing.Hash, err error)
+	// Verify refuses a head that does not descend from the last accepted
+	// commit, or that lacks a required signature.
+	Verify(ctx context.Context, from, to plumbing.Hash) error
+	// Tree is the network folder at a commit.
+	Tree(ctx context.Context, commit plumbing.Hash, dir string) (fs.FS, error)
+}
+
+// Notebook records outcomes as Git notes, one ref per site.
+type Notebook interface {
+	// Record appends the outcome to the commit's note locally and durably.
+	Record(ctx context.Context, o *Outcome) error
+	// Publish pushes unpublished notes; failures are retried on later calls.
+	Publish(ctx context.Context) error
+	// Settled reports whether site has recorded an outcome for commit.
+	Settled(ctx context.Context, commit, site string) (bool, error)
+}
+
+// Outcome is one attempt at a commit, with its evidence.
+type Outcome struct {
+	TxnID       string         `json:"txn_id,omitempty"`
+	Site        string         `json:"site"`
+	Commit      string         `json:"commit"`
+	Result      string         `json:"result"`
+	Started     time.Time      `json:"started"`
+	Finished    time.Time      `json:"finished"`
+	Summary     map[string]int `json:"summary,omitempty"`
+	Changes     []Change       `json:"changes,omitempty"`
+	Checks      []CheckReport  `json:"checks,omitempty"`
+	AfterRevert []CheckResult  `json:"after_revert,omitempty"`
+	Reason      string         `json:"reason,omitempty"`
+	Errors      []string       `json:"errors,omitempty"`
+	Version     string         `json:"agent_version"`
+	Host        string         `json:"host"`
+}
+
+// Agent runs one site's transactions.
+type Agent struct {
+	Site    string
+	Path    string // network folder inside the repo
+	Source  Source
+	Notes   Notebook
+	Device  Device
+	Prober  Prober
+	Clock   Clock
+	Log     *zap.Logger
+	Journal *Journal
+	States  *StateStore
+	// Gate overrides the network's health settings when a field is non-zero.
+	Gate    GateConfig
+	Margin  time.Duration // dead-man fires at gate deadline + margin (0: network default)
+	Drift   string        // "repair" | "report" | "" (network default)
+	Version string
+	Host    string
+	// NewTxnID makes transaction IDs; nil uses random hex.
+	NewTxnID func() string
+}
+
+// ErrPermanent marks failures that retrying the same commit cannot fix.
+var ErrPermanent = errors.New("permanent")
+
+func (a *Agent) log() *zap.Logger {
+	if a.Log == nil {
+		return zap.NewNop()
+	}
+	return a.Log
+}
+
+func (a *Agent) txnID() string {
+	if a.NewTxnID != nil {
+		return a.NewTxnID()
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Sync polls the source once and processes a new head, or checks the
+// running commit for drift when nothing moved. It returns the outcome of
+// what it did (nil when there was nothing to do).
+func (a *Agent) Sync(ctx context.Context) (*Outcome, error) {
+	st, err := a.States.Load()
+	if err != nil {
+		return nil, err
+	}
+	_, head, err := a.Source.Check(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("poll repo: %w", err)
+	}
+	if head.IsZero() {
+		return nil, nil // empty repo
+	}
+	if c := head.String(); c != st.Running && c != st.Rejected && !isQuarantined(st, c) {
+		return a.Process(ctx, head)
+	}
+	if st.Running != "" {
+		return a.checkDrift(ctx, st)
+	}
+	return nil, nil
+}
+
+func isQuarantined(st *State, c string) bool { _, q := st.Quarantined[c]; return q }
+
+// Process runs the transaction for one commit.
+func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, error) {
+	log := a.log().With(zap.String("site", a.Site), zap.String("commit", short(commit.String())))
+	st, err := a.States.Load()
+	if err != nil {
+		return nil, err
+	}
+	c := commit.String()
+	if isQuarantined(st, c) {
+		log.Info("skipping quarantined commit", zap.String("step", "skip"))
+		return nil, nil
+	}
+	if c == st.Rejected {
+		return nil, nil // recorded once; wait for the branch to move
+	}
+	o := &Outcome{Site: a.Site, Commit: c, Started: a.Clock.Now(), Version: a.Version, Host: a.Host}
+	if st.Accepted != "" && st.Accepted != c {
+		if err := a.Source.Verify(ctx, plumbing.NewHash(st.Accepted), commit); err != nil {
+			return a.reject(ctx, st, o, "untrusted commit: "+err.Error(), nil)
+		}
+	} else if st.Accepted == "" {
+		if err := a.Source.Verify(ctx, plumbing.ZeroHash, commit); err != nil {
+			return a.reject(ctx, st, o, "untrusted commit: "+err.Error(), nil)
+		}
+	}
+	st.Accepted = c
+	if err := a.States.Save(st); err != nil {
+		return nil, err
+	}
+	n, problems, err := a.load(ctx, commit)
+	if err != nil {
+		return nil, err
+	}
+	if problems.HasErrors() {
+		var lines []string
+		for _, p := range problems.Errors() {
+			lines = append(lines, p.String())
+		}
+		return a.reject(ctx, st, o, fmt.Sprintf("invalid network: %d error(s)", len(lines)), lines)
+	}
+	if n.Sites[a.Site] == nil {
+		return a.reject(ctx, st, o, fmt.Sprintf("site %q is not in the network (sites: %v)", a.Site, n.SiteNames()), nil)
+	}
+	plan, err := a.Device.Plan(ctx, n, a.Site)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	log.Info("planned", zap.String("step", "plan"), zap.String("digest", plan.Digest), zap.Int("changes", len(plan.Changes)))
+	if plan.Empty() {
+		o.Result, o.Finished = ResultUnchanged, a.Clock.Now()
+		st.Running = c
+		return o, a.finish(ctx, st, o)
+	}
+	twoEnded := a.twoEndedLinks(ctx, n, st.Running, commit)
+	return a.transact(ctx, st, n, plan, o, twoEnded, false)
+}
+
+func (a *Agent) load(ctx context.Context, commit plumbing.Hash) (*policy.Network, policy.Problems, error) {
+	fsys, err := a.Source.Tree(ctx, commit, a.Path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read network at %s: %w", short(commit.String()), err)
+	}
+	n, problems := policy.Load(fsys, ".")
+	return n, problems, nil
+}
+
+// transact applies a non-empty plan behind the dead-man and the gate.
+func (a *Agent) transact(ctx context.Context, st *State, n *policy.Network, plan *Plan, o *Outcome, twoEnded map[string]bool, repair bool) (*Outcome, error) {
+	site := n.Sites[a.Site]
+	cfg := a.gateConfig(site)
+	margin := a.Margin
+	if margin == 0 {
+		margin = site.Health.DeadmanMargin.Duration
+	}
+	log := a.log().With(zap.String("site", a.Site), zap.String("commit", short(o.Commit)))
+	plan.TxnID = a.txnID()
+	o.TxnID, o.Summary, o.Changes = plan.TxnID, plan.Summary(), plan.Changes
+	checks := n.HealthChecks(a.Site)
+	gate := &Gate{Prober: a.Prober, Clock: a.Clock, Config: cfg}
+	baseline := gate.Baseline(ctx, checks)
+	e := &Entry{TxnID: plan.TxnID, Site: a.Site, Commit: o.Commit, Step: StepPlanned, Repair: repair, Plan: plan,
+		Started: o.Started, Baseline: baseline, Deadline: a.Clock.Now().Add(cfg.Deadline + margin)}
+	if err := a.Journal.Write(e); err != nil {
+		return nil, err
+	}
+	e.Step = StepApplying
+	if err := a.Journal.Write(e); err != nil {
+		return nil, err
+	}
+	log.Info("applying", zap.String("step", string(StepApplying)), zap.String("digest", plan.Digest), zap.Time("deadline", e.Deadline))
+	applyStart := a.Clock.Now()
+	if err := a.Device.Apply(ctx, plan, e.Deadline); err != nil {
+		log.Info("apply failed; reverting", zap.String("step", "apply-failed"), zap.Error(err))
+		e.Reason = "apply failed: " + err.Error()
+		return a.revert(ctx, st, e, o, nil)
+	}
+	e.Step = StepGating
+	if err := a.Journal.Write(e); err != nil {
+		return nil, err
+	}
+	log.Info("gating", zap.String("step", string(StepGating)), zap.Duration("duration", a.Clock.Now().Sub(applyStart)))
+	peerReady := func(ctx context.Context, link string) bool {
+		k := n.Links[link]
+		if k == nil || a.Notes == nil {
+			return false
+		}
+		side, _ := k.SideOf(a.Site)
+		ok, err := a.Notes.Settled(ctx, o.Commit, side.Remote.Site)
+		return err == nil && ok
+	}
+	res := gate.Run(ctx, checks, baseline, twoEnded, peerReady)
+	e.Gate = &res
+	o.Checks = res.Checks
+	if !res.Passed {
+		log.Info("gate failed; reverting", zap.String("step", "gate-failed"), zap.String("reason", res.Reason), zap.Duration("duration", res.Duration))
+		e.Reason = "gate failed: " + res.Reason
+		return a.revert(ctx, st, e, o, checks)
+	}
+	e.Step = StepKeeping
+	if err := a.Journal.Write(e); err != nil {
+		return nil, err
+	}
+	if err := a.Device.Settle(ctx, plan, true); err != nil {
+		return nil, fmt.Errorf("disarm dead-man: %w", err)
+	}
+	o.Result = ResultApplied
+	if repair {
+		o.Result = ResultRepaired
+	}
+	o.Finished = a.Clock.Now()
+	log.Info("applied", zap.String("step", "done"), zap.Duration("duration", o.Finished.Sub(o.Started)))
+	st.Running = o.Commit
+	if err := a.finish(ctx, st, o); err != nil {
+		return o, err
+	}
+	return o, a.Journal.Clear()
+}
+
+// revert settles a transaction by restoring the prior state, re-probes,
+// quarantines the commit and records the outcome.
+func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, checks []policy.Check) (*Outcome, error) {
+	e.Step = StepReverting
+	if err := a.Journal.Write(e); err != nil {
+		return nil, err
+	}
+	if err := a.Device.Settle(ctx, e.Plan, false); err != nil {
+		return nil, fmt.Errorf("revert: %w", err)
+	}
+	if checks != nil {
+		o.AfterRevert = a.Prober.Probe(ctx, checks)
+	}
+	o.Result, o.Reason, o.Finished = ResultReverted, e.Reason, a.Clock.Now()
+	if !e.Repair {
+		st.Quarantined[o.Commit] = Quarantine{Reason: e.Reason, At: o.Finished}
+	}
+	a.log().Info("reverted", zap.String("site", a.Site), zap.String("commit", short(o.Commit)), zap.String("step", "reverted"), zap.String("reason", e.Reason))
+	if err := a.finish(ctx, st, o); err != nil {
+		return o, err
+	}
+	return o, a.Journal.Clear()
+}
+
+func (a *Agent) reject(ctx context.Context, st *State, o *Outcome, reason string, errs []string) (*Outcome, error) {
+	o.Result, o.Reason, o.Errors, o.Finished = ResultRejected, reason, errs, a.Clock.Now()
+	st.Rejected = o.Commit
+	a.log().Info("rejected", zap.String("site", a.Site), zap.String("commit", short(o.Commit)), zap.String("step", "rejected"), zap.String("reason", reason))
+	return o, a.finish(ctx, st, o)
+}
+
+// finish records the outcome durably, then tries to publish it.
+func (a *Agent) finish(ctx context.Context, st *State, o *Outcome) error {
+	st.LastResult, st.LastCommit, st.LastAt = o.Result, o.Commit, o.Finished
+	if a.Notes != nil {
+		if err := a.Notes.Record(ctx, o); err != nil {
+			return fmt.Errorf("record note: %w", err)
+		}
+	}
+	if err := a.States.Save(st); err != nil {
+		return err
+	}
+	if a.Notes != nil {
+		if err := a.Notes.Publish(ctx); err != nil {
+			a.log().Info("notes not published yet; will retry", zap.String("site", a.Site), zap.String("step", "publish"), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// Recover settles a transaction an earlier run left in flight, so the
+// device never stays half-applied and no outcome goes unrecorded.
+func (a *Agent) Recover(ctx context.Context) (*Outcome, error) {
+	e, err := a.Journal.Read()
+	if err != nil || e == nil {
+		return nil, err
+	}
+	st, err := a.States.Load()
+	if err != nil {
+		return nil, err
+	}
+	log := a.log().With(zap.String("site", a.Site), zap.String("commit", short(e.Commit)))
+	o := &Outcome{TxnID: e.TxnID, Site: e.Site, Commit: e.Commit, Started: e.Started, Version: a.Version, Host: a.Host}
+	if e.Plan != nil {
+		o.Summary, o.Changes = e.Plan.Summary(), e.Plan.Changes
+	}
+	if e.Gate != nil {
+		o.Checks = e.Gate.Checks
+	}
+	switch e.Step {
+	case StepPlanned:
+		log.Info("interrupted before apply; nothing to undo", zap.String("step", "recover"))
+		return nil, a.Journal.Clear()
+	case StepKeeping:
+		if err := a.Device.Settle(ctx, e.Plan, true); err != nil {
+			return nil, fmt.Errorf("finish interrupted transaction: %w", err)
+		}
+		o.Result, o.Finished = ResultApplied, a.Clock.Now()
+		if e.Repair {
+			o.Result = ResultRepaired
+		}
+		st.Running = e.Commit
+		log.Info("finished interrupted transaction", zap.String("step", "recover"))
+		if err := a.finish(ctx, st, o); err != nil {
+			return o, err
+		}
+		return o, a.Journal.Clear()
+	default: // applying, gating, reverting: restore the prior state
+		if e.Reason == "" {
+			e.Reason = fmt.Sprintf("agent stopped while %s; the change was reverted", e.Step)
+		}
+		log.Info("reverting interrupted transaction", zap.String("step", "recover"), zap.String("was", string(e.Step)))
+		return a.revert(ctx, st, e, o, nil)
+	}
+}
+
+// checkDrift re-plans the running commit; owned state changed by hand is
+// repaired through the same transaction, or only reported.
+func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
+	commit := plumbing.NewHash(st.Running)
+	n, problems, err := a.load(ctx, commit)
+	if err != nil || problems.HasErrors() || n.Sites[a.Site] == nil {
+		return nil, err
+	}
+	plan, err := a.Device.Plan(ctx, n, a.Site)
+	if err != nil {
+		return nil, fmt.Errorf("drift check: %w", err)
+	}
+	if plan.Empty() {
+		return nil, nil
+	}
+	o := &Outcome{Site: a.Site, Commit: st.Running, Started: a.Clock.Now(), Version: a.Version, Host: a.Host,
+		Reason: fmt.Sprintf("drift: %d owned item(s) differ from the running commit", len(plan.Changes))}
+	mode := a.Drift
+	if mode == "" {
+		mode = n.Rollout.Drift
+	}
+	if mode == "report" {
+		o.Result, o.Summary, o.Changes, o.Finished = ResultDrift, plan.Summary(), plan.Changes, a.Clock.Now()
+		a.log().Info("drift found (report only)", zap.String("site", a.Site), zap.String("commit", short(st.Running)), zap.String("step", "drift"), zap.Int("changes", len(plan.Changes)))
+		return o, a.finish(ctx, st, o)
+	}
+	return a.transact(ctx, st, n, plan, o, nil, true)
+}
+
+// twoEndedLinks names the links of this site whose far end the commit
+// also changed: the link file or the far site's file differs from the
+// running commit.
+func (a *Agent) twoEndedLinks(ctx context.Context, n *policy.Network, running string, commit plumbing.Hash) map[string]bool {
+	if running == "" {
+		return nil
+	}
+	oldFS, err := a.Source.Tree(ctx, plumbing.NewHash(running), a.Path)
+	if err != nil {
+		return nil
+	}
+	newFS, err := a.Source.Tree(ctx, commit, a.Path)
+	if err != nil {
+		return nil
+	}
+	differs := func(name string) bool {
+		o, err1 := fs.ReadFile(oldFS, name)
+		nw, err2 := fs.ReadFile(newFS, name)
+		return err1 != nil || err2 != nil || !bytes.Equal(o, nw)
+	}
+	out := map[string]bool{}
+	for _, side := range n.LinksOf(a.Site) {
+		if differs(side.Link.File) || differs(n.Sites[side.Remote.Site].File) {
+			out[side.Link.Name] = true
+		}
+	}
+	return out
+}
+
+func (a *Agent) gateConfig(site *policy.Site) GateConfig {
+	cfg := GateConfig{
+		Deadline:     site.Health.GateDeadline.Duration,
+		StableWindow: site.Health.StableWindow.Duration,
+		PeerNoteWait: site.Health.PeerNoteWait.Duration,
+		Interval:     2 * time.Second,
+	}
+	if a.Gate.Deadline > 0 {
+		cfg.Deadline = a.Gate.Deadline
+	}
+	if a.Gate.StableWindow > 0 {
+		cfg.StableWindow = a.Gate.StableWindow
+	}
+	if a.Gate.PeerNoteWait > 0 {
+		cfg.PeerNoteWait = a.Gate.PeerNoteWait
+	}
+	if a.Gate.Interval > 0 {
+		cfg.Interval = a.Gate.Interval
+	}
+	return cfg
+}
+
+// Run recovers, then syncs every interval (with jitter) or when kicked,
+// retrying transient failures with jittered exponential backoff.
+func (a *Agent) Run(ctx context.Context, interval time.Duration, kick <-chan struct{}) error {
+	if _, err := a.Recover(ctx); err != nil {
+		a.log().Error("recovery failed", zap.String("site", a.Site), zap.Error(err))
+	}
+	failures := 0
+	for {
+		wait := jitter(interval, 0.1)
+		if _, err := a.Sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			failures++
+			wait = backoff(interval, failures)
+			a.log().Warn("sync failed; retrying", zap.String("site", a.Site), zap.Error(err), zap.Duration("retry_in", wait))
+		} else {
+			failures = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-kick:
+		case <-a.Clock.After(wait):
+		}
+	}
+}
+
+func jitter(d time.Duration, frac float64) time.Duration {
+	return time.Duration(float64(d) * (1 + frac*(2*mrand.Float64()-1)))
+}
+
+// backoff grows from 1s to 4x the poll interval.
+func backoff(interval time.Duration, failures int) time.Duration {
+	d := time.Duration(math.Min(float64(time.Second)*math.Pow(2, float64(failures-1)), float64(4*interval)))
+	return jitter(d, 0.2)
+}
+
+func short(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
