@@ -122,3 +122,26 @@ func TestKeygen(t *testing.T) {
 		t.Fatal("a path-like interface name must be refused")
 	}
 }
+
+func TestStatusAndRetry(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "agent.toml")
+	os.WriteFile(cfg, []byte("repo = \""+dir+"/repo\"\nsite = \"home\"\nstate_dir = \""+dir+"/state\"\n"), 0o644)
+	bad := strings.Repeat("ab", 20)
+	os.MkdirAll(filepath.Join(dir, "state"), 0o700)
+	os.WriteFile(filepath.Join(dir, "state", "state.json"), []byte(`{"running":"`+strings.Repeat("cd", 20)+`","quarantined":{"`+bad+`":{"reason":"gate failed: bgp relay","at":"2026-11-01T00:00:00Z"}}}`), 0o600)
+	out, _, code := run(t, "status", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "quarantined: "+bad) || !strings.Contains(out, "gate failed: bgp relay") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	if _, _, code := run(t, "retry", "--config", cfg, "ffff"); code != 1 {
+		t.Fatal("retrying a commit that is not quarantined must fail")
+	}
+	if _, stderr, code := run(t, "retry", "--config", cfg, bad[:8]); code != 0 {
+		t.Fatalf("retry: %d %s", code, stderr)
+	}
+	out, _, _ = run(t, "status", "--config", cfg)
+	if !strings.Contains(out, "quarantined: none") {
+		t.Fatalf("quarantine not lifted:\n%s", out)
+	}
+}
