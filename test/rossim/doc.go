@@ -1,0 +1,85 @@
+// Package rossim is a RouterOS v7 API simulator for tether's tests and
+// demos: a TCP server speaking the real API wire protocol, backed by menus
+// held as ordered tables and checked against the command tree of the
+// simulated RouterOS version (test/rosschema).
+//
+// What it does:
+//
+//   - Protocol: the five word-length forms, sentences, post-6.43 /login
+//     (a bad login is !trap "invalid user name or password (6)" + !done, the
+//     connection stays open), !re, !done (=ret= on add, get and count-only),
+//     !trap (=category= for non-zero categories and missing items, then
+//     !done), !fatal with a bare reason then close ("not logged in",
+//     "session terminated on request" on /quit), !empty before !done when a
+//     print finds nothing (RouterOS 7.18+), .tag echoed on every reply,
+//     /cancel (always !done: nothing is ever running).
+//   - Menus: print/getall with .proplist and query words (?name=x, ?=name=x,
+//     ?name, ?-name, ?<name=x, ?>name=x, ?# with | & ! . and index.), add
+//     with place-before (=ret=<.id>), set, unset (value-name), remove and
+//     move with =numbers=/=.id= lists of ids or names, enable, disable,
+//     comment, get, and singletons (/ip/dns, /ipv6/settings, /system/identity,
+//     /system/resource, /system/clock) whose print has no .id. Ids are
+//     per-table hex ("*1", "*A"), never reused. /interface and its typed
+//     menus (wireguard, bridge, vlan, ethernet) share one table, ids and
+//     name space, as on a router.
+//   - Validation: unknown menu ("no such command prefix"), command ("no such
+//     command") or attribute ("unknown parameter X") per the version's tree;
+//     values of the attributes tether uses (addresses, prefixes, ports,
+//     booleans, durations, WireGuard keys, interface/list/table/instance
+//     references, firewall actions), required attributes ("missing value(s)
+//     of argument(s) X"), unique names. Values are stored as print shows
+//     them: yes/no become true/false, "25" keep-alive becomes "25s", route
+//     destinations are masked; defaults (disabled=false, dynamic=false, …)
+//     are filled in.
+//   - Start state: RouterOS 7 defconf (ether1-5, bridge, WAN/LAN lists,
+//     192.168.88.1/24, the IPv4 and IPv6 defconf firewall with their exact
+//     comments, masquerade, bad_ipv6), or Config.Bare for no defconf.
+//   - World (World, FarEnd): WireGuard handshakes, rx/tx and current
+//     endpoint when a peer's config matches its far end (key, endpoint or
+//     listen port, far end knowing the router's key); BGP sessions when a
+//     connection's remote address/AS match a far end reached over a live
+//     tunnel; learned routes after the connection's input.filter chain;
+//     /ping and /tool/ping answers; connected routes for addresses.
+//   - Time: an injected Clock; Advance steps a *ManualClock one second at a
+//     time and runs /system/scheduler jobs (one-shot start-date/start-time,
+//     startup, interval) whose on-event names a /system/script or is inline.
+//   - Faults (drop after N commands per connection or globally, trap on a
+//     menu/command, latency), Stats counters, Dump, Save/LoadState, and a
+//     TOML scenario file (LoadScenario) for the cmd/rossim binary.
+//
+// What it does not do: no TLS (api-ssl), no MD5 challenge login, no
+// follow/listen prints, no `where`/`from` on print, no find command, no
+// outbound BGP announcements, no packet forwarding or firewall evaluation;
+// commands other than the ones above trap with "rossim: … not simulated".
+// Trap messages are modelled on RouterOS's but not guaranteed identical.
+//
+// # Script subset
+//
+// /system/script sources and inline scheduler on-event text are run by a
+// deliberately small interpreter: the subset tether's dead-man emits.
+// Anything else makes the whole script fail before any line runs; the run
+// is recorded (ScriptRuns) with its error and logged through Config.Logf.
+//
+//	script   = { line "\n" }
+//	line     = "" | "#" comment | command
+//	command  = menu verb { word }
+//	menu     = "/" seg { ("/" | " ") seg }      e.g. "/ip firewall filter", "/ip/firewall/filter"
+//	verb     = "add" | "set" | "remove"
+//	         | "run" name                        only as "/system script run NAME"
+//	word     = attr "=" value                    e.g. comment="tether: wg"
+//	         | "numbers=" id { "," id }          e.g. numbers=*A,*B
+//	         | id                                e.g. *A
+//	         | "[find " [ "where " ] attr "=" value "]"   exactly one equality
+//	value    = bare | quoted
+//	bare     = any bytes except space, tab, " $ [ ] { } ; \
+//	quoted   = '"' { char | escape } '"'
+//	escape   = \\ | \" | \$ | \? | \n | \r | \t | \HH (two upper-case hex digits)
+//
+// add takes no selector; set and remove need one ([find …], numbers= or an
+// id), except set on singleton menus (/system identity set name=x), which
+// takes none. A [find] matching nothing makes its line a no-op, as on a
+// router; any other failure (an id that does not exist, a bad value) stops
+// the script there, leaving earlier lines applied, as RouterOS does.
+// ScriptQuote produces quoted values this grammar (and RouterOS) reads back
+// verbatim.
+package rossim
