@@ -73,6 +73,11 @@ func applyDefaults(n *Network) {
 				w.Table = "auto"
 			}
 		}
+		for i := range s.RoutingTables {
+			if s.RoutingTables[i].ID == 0 {
+				s.RoutingTables[i].ID = TableID(s.RoutingTables[i].Name)
+			}
+		}
 		for i := range s.Firewall {
 			r := &s.Firewall[i]
 			if r.Table == "" {
@@ -151,6 +156,17 @@ func applyDefaults(n *Network) {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// TableID derives a Linux routing table number from a table name, stable
+// across renames of other tables: 1000 + FNV-1a(name) mod 1,000,000.
+func TableID(name string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h ^= uint32(name[i])
+		h *= 16777619
+	}
+	return 1000 + int(h%1_000_000)
+}
 
 // ruleFamily infers ip / ipv6 / both from the addresses a rule matches.
 func ruleFamily(r *FirewallRule) string {

@@ -301,6 +301,9 @@ func editDistance(a, b string) int {
 
 // walkValues calls fn for every value in v that failed to parse.
 func walkValues(v reflect.Value, path string, fn func(string, error)) {
+	if v.Kind() == reflect.Pointer && v.IsNil() {
+		return // an optional value left unset
+	}
 	if v.CanInterface() {
 		if pe, ok := v.Interface().(parseErrorer); ok {
 			if err := pe.parseErr(); err != nil {

@@ -360,6 +360,7 @@ func validateSite(n *Network, s *Site, l *loader, pool [2]uint32, poolOK bool) {
 		}
 	}
 	tables := map[string]bool{"main": true}
+	tableIDs := map[int]string{}
 	for i, t := range s.RoutingTables {
 		p := fmt.Sprintf("routing_table[%d]", i)
 		if l.checkName(f, p+".name", "routing table name", t.Name) {
@@ -371,6 +372,14 @@ func validateSite(n *Network, s *Site, l *loader, pool [2]uint32, poolOK bool) {
 		if t.ID < 0 || t.ID == 253 || t.ID == 254 || t.ID == 255 || t.ID > 0x7fffffff {
 			l.at(f, p+".id", "out-of-range", fmt.Sprintf("table id %d is reserved or out of range", t.ID))
 		}
+		id := t.ID
+		if id == 0 {
+			id = TableID(t.Name)
+		}
+		if prev, dup := tableIDs[id]; dup {
+			l.at(f, p+".id", "duplicate", fmt.Sprintf("table id %d is also used by routing table %q; set id explicitly", id, prev))
+		}
+		tableIDs[id] = t.Name
 	}
 	refTable := func(path, t string) {
 		if t != "" && !tables[t] {
