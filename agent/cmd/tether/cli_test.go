@@ -145,3 +145,38 @@ func TestStatusAndRetry(t *testing.T) {
 		t.Fatalf("quarantine not lifted:\n%s", out)
 	}
 }
+
+func TestRenderSiteAndPeer(t *testing.T) {
+	out, stderr, code := run(t, "render", "--site", "home", "../../../repo-example/cgnat-chr-relay")
+	if code != 0 || !strings.Contains(out, "/routing bgp connection") || !strings.Contains(out, `rule="if (dst == ::/0) { accept } reject"`) {
+		t.Fatalf("rsc render: exit %d %s\n%s", code, stderr, out)
+	}
+	out, _, code = run(t, "render", "--site", "vultr", "--format", "json", "../../../repo-example/vultr-ndp-relay")
+	if code != 0 || !strings.Contains(out, `"/etc/ndppd.conf"`) {
+		t.Fatalf("linux json render: exit %d\n%s", code, out)
+	}
+	dir := t.TempDir()
+	out, _, code = run(t, "render", "--all", "--out", dir, "../../../repo-example/ula-mesh")
+	if code != 0 || !strings.Contains(out, "wrote ") {
+		t.Fatalf("render --all: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "relay", "etc", "nftables.d", "tether.nft")); err != nil {
+		t.Fatalf("render --all must write each site's files: %v", err)
+	}
+	if _, _, code := run(t, "render", "--site", "nope", "../../../repo-example/ula-mesh"); code != 1 {
+		t.Fatal("an unknown site must fail")
+	}
+	peers, _ := filepath.Glob("../../../repo-example/road-warrior-s2s/peers/*.toml")
+	if len(peers) == 0 {
+		t.Fatal("no peers in road-warrior-s2s")
+	}
+	name := strings.TrimSuffix(filepath.Base(peers[0]), ".toml")
+	out, _, code = run(t, "render", "--peer", name, "../../../repo-example/road-warrior-s2s")
+	if code != 0 || !strings.Contains(out, "[Peer]") || strings.Contains(out, "\nPrivateKey") {
+		t.Fatalf("peer profile: exit %d\n%s", code, out)
+	}
+	out, _, code = run(t, "render", "--peer", name, "--qr", "../../../repo-example/road-warrior-s2s")
+	if code != 0 || !strings.Contains(out, "█") {
+		t.Fatalf("QR render: exit %d", code)
+	}
+}
