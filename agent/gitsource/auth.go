@@ -1,0 +1,214 @@
+package gitsource
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// AuthConfig says how to authenticate to the remote. Which half is used
+// depends on the URL: ssh:// and scp-like "user@host:path" URLs use the SSH
+// deploy key, https:// URLs use the token; local paths and file:// need
+// nothing. Secrets are read from files so they never sit in the agent's main
+// config or its environment.
+type AuthConfig struct {
+	// SSHKeyFile is an unencrypted OpenSSH or PEM private key (a deploy key).
+	SSHKeyFile string
+	// SSHUser overrides the user; default: the URL's user, else "git".
+	SSHUser string
+	// KnownHostsFile is an OpenSSH known_hosts file; required for SSH.
+	// There is deliberately no way to skip host key checking.
+	KnownHostsFile string
+	// TokenFile holds an HTTPS access token (surrounding whitespace trimmed),
+	// sent as the password of HTTP basic auth.
+	TokenFile string
+	// Username for HTTPS basic auth; default "tether" (forges ignore it for
+	// tokens but require it to be non-empty).
+	Username string
+}
+
+// Auth errors.
+var (
+	ErrNoKnownHosts      = errors.New("ssh remote needs a known_hosts file")
+	ErrNoSSHKey          = errors.New("ssh remote needs a deploy key file")
+	ErrInsecureTransport = errors.New("refusing to send a token over plain http")
+)
+
+// AuthMethod builds the go-git transport auth for rawURL. It returns nil (no
+// auth) for local remotes and for https remotes without a token.
+func (a AuthConfig) AuthMethod(rawURL string) (transport.AuthMethod, error) {
+	ep, err := transport.NewEndpoint(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse remote url %q: %w", RedactURL(rawURL), redactErr(err, rawURL))
+	}
+	switch ep.Protocol {
+	case "file":
+		return nil, nil
+	case "ssh":
+		return a.sshAuth(ep)
+	case "https":
+		if a.TokenFile == "" {
+			return nil, nil
+		}
+		tok, err := readSecret(a.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read token: %w", err)
+		}
+		user := a.Username
+		if user == "" {
+			user = "tether"
+		}
+		return &githttp.BasicAuth{Username: user, Password: tok}, nil
+	case "http":
+		if a.TokenFile != "" {
+			return nil, ErrInsecureTransport
+		}
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("remote url %q: unsupported protocol %q", RedactURL(rawURL), ep.Protocol)
+	}
+}
+
+func (a AuthConfig) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, error) {
+	if a.SSHKeyFile == "" {
+		return nil, ErrNoSSHKey
+	}
+	if a.KnownHostsFile == "" {
+		return nil, ErrNoKnownHosts
+	}
+	pem, err := os.ReadFile(a.SSHKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read deploy key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		// Do not wrap: parser errors may quote key material.
+		return nil, fmt.Errorf("parse deploy key %s: invalid or passphrase-protected key", a.SSHKeyFile)
+	}
+	cb, err := knownhosts.New(a.KnownHostsFile)
+	if err != nil {
+		return nil, fmt.Errorf("load known_hosts: %w", err)
+	}
+	user := a.SSHUser
+	if user == "" {
+		user = ep.User
+	}
+	if user == "" {
+		user = "git"
+	}
+	port := ep.Port
+	if port == 0 {
+		port = 22
+	}
+	hostport := net.JoinHostPort(ep.Host, fmt.Sprint(port))
+	return &gitssh.PublicKeys{
+		User:   user,
+		Signer: signer,
+		HostKeyCallbackHelper: gitssh.HostKeyCallbackHelper{
+			HostKeyCallback:   cb,
+			HostKeyAlgorithms: knownHostAlgorithms(cb, hostport),
+		},
+	}, nil
+}
+
+// knownHostAlgorithms asks the known_hosts callback which key types it holds
+// for hostport, so the SSH handshake negotiates a host key type that can be
+// checked (otherwise a server offering ed25519 first fails against a
+// known_hosts that only lists its RSA key). It probes the callback with a
+// throwaway key: the resulting KeyError lists the keys known for the host.
+func knownHostAlgorithms(cb ssh.HostKeyCallback, hostport string) []string {
+	probe := probeKey{}
+	addr := &net.TCPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 22}
+	err := cb(hostport, addr, probe)
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return nil
+	}
+	var algos []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			algos = append(algos, s)
+		}
+	}
+	for _, k := range ke.Want {
+		t := k.Key.Type()
+		if t == ssh.KeyAlgoRSA {
+			add(ssh.KeyAlgoRSASHA512)
+			add(ssh.KeyAlgoRSASHA256)
+		}
+		add(t)
+	}
+	return algos
+}
+
+// probeKey is a public key no known_hosts file can contain.
+type probeKey struct{}
+
+func (probeKey) Type() string                        { return "tether-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("\x00\x00\x00\x0ctether-probe") }
+func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
+
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
+
+// userinfoRE finds "scheme://userinfo@" in free text.
+var userinfoRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@`)
+
+// RedactURL strips userinfo (user and password or token) from a URL, or from
+// every URL inside a longer string. scp-like "git@host:path" addresses are
+// left alone: they cannot carry a password.
+func RedactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil && u.Scheme != "" {
+		u.User = nil
+		return u.String()
+	}
+	return userinfoRE.ReplaceAllString(s, "$1")
+}
+
+// redactErr hides rawURL's userinfo inside err's message while keeping err
+// reachable for errors.Is/As.
+func redactErr(err error, rawURL string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	red := RedactURL(msg)
+	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			red = strings.ReplaceAll(red, p, "***")
+		}
+	}
+	if red == msg {
+		return err
+	}
+	return &redactedError{msg: red, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -1,0 +1,116 @@
+package notes
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+func gitEnv() []string {
+	return []string{
+		"HOME=" + os.TempDir(),
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=Test Author",
+		"GIT_AUTHOR_EMAIL=author@example.test",
+		"GIT_COMMITTER_NAME=Test Committer",
+		"GIT_COMMITTER_EMAIL=committer@example.test",
+		"GIT_AUTHOR_DATE=2026-01-02T03:04:05Z",
+		"GIT_COMMITTER_DATE=2026-01-02T03:04:05Z",
+		"PATH=" + os.Getenv("PATH"),
+	}
+}
+
+func runGit(tb testing.TB, dir string, stdin []byte, args ...string) string {
+	tb.Helper()
+	full := append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.test",
+		"-c", "init.defaultBranch=main"}, args...)
+	cmd := exec.Command("git", full...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv()
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// newRemote makes a bare repository with n commits on main via fast-import
+// and returns its path and the commits, oldest first.
+func newRemote(tb testing.TB, n int) (string, []plumbing.Hash) {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "remote.git")
+	runGit(tb, filepath.Dir(dir), nil, "init", "-q", "--bare", "-b", "main", dir)
+	var s bytes.Buffer
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&s, "commit refs/heads/main\nmark :%d\ncommitter Test <test@example.test> %d +0000\ndata <<EOM\ncommit %d\nEOM\n", i, 1767225600+i, i)
+		if i > 1 {
+			fmt.Fprintf(&s, "from :%d\n", i-1)
+		}
+		fmt.Fprintf(&s, "M 644 inline net/sites/s%d.toml\ndata <<EOM\nn = %d\nEOM\n\n", i%50, i)
+	}
+	runGit(tb, dir, s.Bytes(), "fast-import", "--quiet")
+	out := runGit(tb, dir, nil, "rev-list", "--reverse", "main")
+	var hs []plumbing.Hash
+	for _, l := range strings.Split(out, "\n") {
+		hs = append(hs, plumbing.NewHash(l))
+	}
+	return dir, hs
+}
+
+// cloneBare makes an agent-style bare clone of remote.
+func cloneBare(tb testing.TB, remote string) *git.Repository {
+	repo, _ := cloneBareDir(tb, remote)
+	return repo
+}
+
+func cloneBareDir(tb testing.TB, remote string) (*git.Repository, string) {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "repo.git")
+	repo, err := git.PlainClone(dir, true, &git.CloneOptions{URL: remote, Tags: git.NoTags})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return repo, dir
+}
+
+func newStore(tb testing.TB, repo *git.Repository, site, remote string, mod ...func(*Config)) *Store {
+	tb.Helper()
+	cfg := Config{
+		Repo: repo, Site: site, RemoteURL: remote,
+		Now:   func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) },
+		Rand:  func() float64 { return 0.5 },
+		Sleep: func(context.Context, time.Duration) error { return nil },
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func attempt(site string, res Result, minute int) Attempt {
+	t := time.Date(2026, 11, 22, 10, minute, 0, 0, time.UTC)
+	return Attempt{
+		Site: site, Result: res, Started: t, Finished: t.Add(30 * time.Second),
+		AgentVersion: "0.1.0", Host: site + "-pi",
+		Plan: &PlanSummary{Adds: 1, Lines: []string{"add /interface/wireguard/peers name=relay"}},
+		Checks: []Check{{Name: "wg relay", Kind: "handshake", Target: "wg0/relay", Status: Pass,
+			Baseline: Pass, MustPass: true, Evidence: "handshake 12s ago"}},
+	}
+}

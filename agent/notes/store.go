@@ -1,0 +1,554 @@
+package notes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"go.uber.org/zap"
+)
+
+// Ref namespaces.
+const (
+	// RefPrefix holds one notes ref per site: refs/notes/tether/<site>.
+	RefPrefix = "refs/notes/tether/"
+	// RemotePrefix is where the remote's notes refs are fetched to, apart
+	// from the local refs, so a fetch never overwrites unpublished notes.
+	RemotePrefix = "refs/tether-remote/notes/"
+	remoteName   = "tether-notes"
+)
+
+// SiteRef is the notes ref of site.
+func SiteRef(site string) plumbing.ReferenceName { return plumbing.ReferenceName(RefPrefix + site) }
+
+// RemoteSiteRef is the local copy of the remote's notes ref of site.
+func RemoteSiteRef(site string) plumbing.ReferenceName {
+	return plumbing.ReferenceName(RemotePrefix + site)
+}
+
+var siteRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// Config configures a Store.
+type Config struct {
+	// Repo is the agent's clone (gitsource.Source.Repository()).
+	Repo *git.Repository
+	// Site is the site whose notes this store writes.
+	Site string
+	// RemoteURL to publish to; empty: Push and Fetch are no-ops.
+	RemoteURL string
+	// Auth for the remote (gitsource.Source.Auth()).
+	Auth transport.AuthMethod
+	// AuthorName and AuthorEmail sign notes commits; default
+	// "tether <tether@SITE>".
+	AuthorName, AuthorEmail string
+	// Now is the clock for commit times; default time.Now.
+	Now func() time.Time
+	// Rand returns values in [0,1) for backoff jitter; required to be
+	// set for deterministic tests, default a time-seeded source.
+	Rand func() float64
+	// Sleep waits between push attempts; default a context-aware timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxAttempts bounds push retries after a lost race; default 6.
+	MaxAttempts int
+	// Backoff is the first retry delay, doubled per attempt up to
+	// MaxBackoff, each jittered to [d/2, d); defaults 100ms and 3s.
+	Backoff, MaxBackoff time.Duration
+	// Logger; default zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Store reads and writes one site's notes. It is safe for concurrent use
+// within a process; a notes ref has one Store per process.
+type Store struct {
+	cfg    Config
+	repo   *git.Repository
+	ref    plumbing.ReferenceName
+	remote *git.Remote
+	log    *zap.Logger
+	mu     sync.Mutex
+}
+
+// New makes a Store for cfg.Site.
+func New(cfg Config) (*Store, error) {
+	if cfg.Repo == nil {
+		return nil, errors.New("notes store: no repository")
+	}
+	if !siteRE.MatchString(cfg.Site) || strings.Contains(cfg.Site, "..") || strings.HasSuffix(cfg.Site, ".lock") {
+		return nil, fmt.Errorf("notes store: site name %q is not usable in a ref", cfg.Site)
+	}
+	if cfg.AuthorName == "" {
+		cfg.AuthorName = "tether"
+	}
+	if cfg.AuthorEmail == "" {
+		cfg.AuthorEmail = "tether@" + cfg.Site
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		seed := uint64(time.Now().UnixNano())
+		cfg.Rand = func() float64 { // xorshift; jitter needs no quality
+			seed ^= seed << 13
+			seed ^= seed >> 7
+			seed ^= seed << 17
+			return float64(seed>>11) / (1 << 53)
+		}
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 3 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	s := &Store{
+		cfg:  cfg,
+		repo: cfg.Repo,
+		ref:  SiteRef(cfg.Site),
+		log:  cfg.Logger.With(zap.String("site", cfg.Site)),
+	}
+	if cfg.RemoteURL != "" {
+		s.remote = git.NewRemote(cfg.Repo.Storer, &config.RemoteConfig{
+			Name:  remoteName,
+			URLs:  []string{cfg.RemoteURL},
+			Fetch: []config.RefSpec{fetchSpec},
+		})
+	}
+	return s, nil
+}
+
+var fetchSpec = config.RefSpec("+" + RefPrefix + "*:" + RemotePrefix + "*")
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Ref is the store's notes ref.
+func (s *Store) Ref() plumbing.ReferenceName { return s.ref }
+
+func (s *Store) refHash(name plumbing.ReferenceName) (plumbing.Hash, error) {
+	r, err := s.repo.Storer.Reference(name)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", name, err)
+	}
+	return r.Hash(), nil
+}
+
+// setRef moves name from old (zero: must not exist) to h atomically.
+func (s *Store) setRef(name plumbing.ReferenceName, old, h plumbing.Hash) error {
+	var oldRef *plumbing.Reference
+	if !old.IsZero() {
+		oldRef = plumbing.NewHashReference(name, old)
+	}
+	if err := s.repo.Storer.CheckAndSetReference(plumbing.NewHashReference(name, h), oldRef); err != nil {
+		return fmt.Errorf("update %s: %w", name, err)
+	}
+	return nil
+}
+
+// Read returns this site's note on commit, merged with the last fetched
+// remote copy, or nil if there is none.
+func (s *Store) Read(ctx context.Context, commit plumbing.Hash) (*Note, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out *Note
+	for _, name := range []plumbing.ReferenceName{s.ref, RemoteSiteRef(s.cfg.Site)} {
+		nc, err := s.refHash(name)
+		if err != nil {
+			return nil, err
+		}
+		bh, ok, err := lookupNote(s.repo.Storer, nc, commit)
+		if err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		b, err := readBlob(s.repo.Storer, bh)
+		if err != nil {
+			return nil, err
+		}
+		n, err := Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("note on %s in %s: %w", commit, name, err)
+		}
+		out = Merge(out, n)
+	}
+	return out, nil
+}
+
+// Add appends attempt to this site's note on commit, in a new notes commit
+// on the local ref. It does no network I/O; Push publishes.
+func (s *Store) Add(ctx context.Context, commit plumbing.Hash, a Attempt) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if a.Site == "" {
+		a.Site = s.cfg.Site
+	}
+	if a.Commit == "" {
+		a.Commit = commit.String()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.repo.Storer
+	cur, err := s.refHash(s.ref)
+	if err != nil {
+		return err
+	}
+	m, err := readNoteMap(st, cur)
+	if err != nil {
+		return err
+	}
+	n := &Note{}
+	var prefix []byte
+	if bh, ok := m[commit]; ok {
+		b, err := readBlob(st, bh)
+		if err != nil {
+			return err
+		}
+		if old, err := Parse(b); err == nil {
+			n = old
+		} else {
+			// Not ours to reinterpret: keep it verbatim above ours.
+			prefix = append(b, '\n')
+		}
+	}
+	n.Append(a)
+	body, err := Marshal(n)
+	if err != nil {
+		return err
+	}
+	bh, err := storeBlob(st, append(prefix, body...))
+	if err != nil {
+		return err
+	}
+	m[commit] = bh
+	msg := fmt.Sprintf("%s\n\ncommit %s\n", n.Header(), commit)
+	nc, err := s.commitTree(m, msg, cur)
+	if err != nil {
+		return err
+	}
+	if err := s.setRef(s.ref, cur, nc); err != nil {
+		return err
+	}
+	s.log.Info("note recorded", zap.String("commit", commit.String()), zap.String("step", "note"),
+		zap.String("result", string(a.Result)))
+	return nil
+}
+
+func (s *Store) commitTree(m noteMap, msg string, parents ...plumbing.Hash) (plumbing.Hash, error) {
+	th, err := writeNoteTree(s.repo.Storer, m)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	sig := object.Signature{Name: s.cfg.AuthorName, Email: s.cfg.AuthorEmail, When: s.cfg.Now().Round(time.Second)}
+	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: th}
+	for _, p := range parents {
+		if !p.IsZero() {
+			c.ParentHashes = append(c.ParentHashes, p)
+		}
+	}
+	return storeObject(s.repo.Storer, c)
+}
+
+// Fetch copies the remote's notes refs (every site's) to
+// refs/tether-remote/notes/*. Local refs are never touched.
+func (s *Store) Fetch(ctx context.Context) error {
+	if s.remote == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetchLocked(ctx)
+}
+
+func (s *Store) fetchLocked(ctx context.Context) error {
+	err := s.remote.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{fetchSpec},
+		Auth:       s.cfg.Auth,
+		Tags:       git.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate),
+		errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
+		return nil
+	default:
+		return fmt.Errorf("fetch notes from %s: %w", Redact(s.cfg.RemoteURL), err)
+	}
+}
+
+// Push publishes the local notes ref. It fetches the remote's ref; if the
+// remote has notes the local ref lacks (another writer for this site), it
+// merges them into a new local notes commit; then it pushes without force,
+// expecting the remote ref at the value it just fetched, so a writer that
+// got in between makes the push fail instead of being overwritten. A lost
+// race is retried with jittered exponential backoff, up to MaxAttempts.
+// Any other failure (remote unreachable, no write access) returns an
+// error and leaves the notes in the local ref for the next Push.
+func (s *Store) Push(ctx context.Context) error {
+	if s.remote == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	remoteRef := RemoteSiteRef(s.cfg.Site)
+	var lastErr error
+	lastRemote := plumbing.ZeroHash
+	for attempt := 1; ; attempt++ {
+		if err := s.fetchLocked(ctx); err != nil {
+			return err
+		}
+		local, err := s.refHash(s.ref)
+		if err != nil {
+			return err
+		}
+		if local.IsZero() {
+			return nil
+		}
+		remote, err := s.refHash(remoteRef)
+		if err != nil {
+			return err
+		}
+		if lastErr != nil && remote == lastRemote {
+			// The push failed but nobody moved the ref: not a race.
+			return fmt.Errorf("push notes to %s: %w", Redact(s.cfg.RemoteURL), lastErr)
+		}
+		if local == remote {
+			return nil
+		}
+		if local, err = s.reconcile(ctx, local, remote); err != nil {
+			return err
+		}
+		if local == remote {
+			return nil
+		}
+		err = s.pushOnce(ctx, local, remote)
+		if err == nil {
+			s.log.Info("notes pushed", zap.String("step", "push"), zap.String("notes_commit", local.String()))
+			return nil
+		}
+		if attempt >= s.cfg.MaxAttempts {
+			return fmt.Errorf("push notes: remote kept moving after %d attempts: %w", attempt, err)
+		}
+		lastErr, lastRemote = err, remote
+		d := s.backoff(attempt)
+		s.log.Info("notes push raced, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", d), zap.Error(err))
+		if err := s.cfg.Sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) backoff(attempt int) time.Duration {
+	d := s.cfg.Backoff << (attempt - 1)
+	if d > s.cfg.MaxBackoff || d <= 0 {
+		d = s.cfg.MaxBackoff
+	}
+	return d/2 + time.Duration(s.cfg.Rand()*float64(d/2))
+}
+
+// reconcile makes the local ref contain the remote's notes: nothing to do
+// if the remote is an ancestor, a fast-forward if the local ref is, a merge
+// commit otherwise. It returns the new local head.
+func (s *Store) reconcile(ctx context.Context, local, remote plumbing.Hash) (plumbing.Hash, error) {
+	if remote.IsZero() {
+		return local, nil
+	}
+	if ok, err := isAncestor(ctx, s.repo, remote, local); err != nil || ok {
+		return local, err
+	}
+	if ok, err := isAncestor(ctx, s.repo, local, remote); err != nil {
+		return local, err
+	} else if ok {
+		if err := s.setRef(s.ref, local, remote); err != nil {
+			return local, err
+		}
+		return remote, nil
+	}
+	st := s.repo.Storer
+	lm, err := readNoteMap(st, local)
+	if err != nil {
+		return local, err
+	}
+	rm, err := readNoteMap(st, remote)
+	if err != nil {
+		return local, err
+	}
+	merged := 0
+	for k, rb := range rm {
+		lb, ok := lm[k]
+		switch {
+		case !ok:
+			lm[k] = rb
+		case lb != rb:
+			b, err := mergeBlobs(st, lb, rb)
+			if err != nil {
+				return local, err
+			}
+			if lm[k], err = storeBlob(st, b); err != nil {
+				return local, err
+			}
+			merged++
+		}
+	}
+	msg := fmt.Sprintf("tether: merge notes of %s from the remote\n\n%d notes merged\n", s.cfg.Site, merged)
+	nc, err := s.commitTree(lm, msg, local, remote)
+	if err != nil {
+		return local, err
+	}
+	if err := s.setRef(s.ref, local, nc); err != nil {
+		return local, err
+	}
+	s.log.Info("notes merged", zap.String("step", "merge"), zap.Int("conflicts", merged))
+	return nc, nil
+}
+
+// mergeBlobs unions two versions of one note: attempts of both for TOML
+// notes, the concatenation of both texts otherwise (git's "cat_sort_uniq"
+// spirit: nothing is dropped).
+func mergeBlobs(st storer.EncodedObjectStorer, a, b plumbing.Hash) ([]byte, error) {
+	ab, err := readBlob(st, a)
+	if err != nil {
+		return nil, err
+	}
+	bb, err := readBlob(st, b)
+	if err != nil {
+		return nil, err
+	}
+	an, aerr := Parse(ab)
+	bn, berr := Parse(bb)
+	if aerr == nil && berr == nil {
+		return Marshal(Merge(an, bn))
+	}
+	return append(append(ab, '\n'), bb...), nil
+}
+
+func (s *Store) pushOnce(ctx context.Context, local, remote plumbing.Hash) error {
+	opts := &git.PushOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{config.RefSpec(s.ref + ":" + s.ref)},
+		Auth:       s.cfg.Auth,
+	}
+	if !remote.IsZero() {
+		// Client-side lease; the server enforces the same old value when
+		// it applies the update.
+		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(remote.String() + ":" + string(s.ref))}
+	}
+	err := s.remote.PushContext(ctx, opts)
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return err
+	}
+	// Record what the remote now holds so Pending is right without a fetch.
+	return s.repo.Storer.SetReference(plumbing.NewHashReference(RemoteSiteRef(s.cfg.Site), local))
+}
+
+// Pending counts local notes commits not on the remote, as of the last
+// Fetch or Push (it does no network I/O).
+func (s *Store) Pending(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	local, err := s.refHash(s.ref)
+	if err != nil || local.IsZero() {
+		return 0, err
+	}
+	remote, err := s.refHash(RemoteSiteRef(s.cfg.Site))
+	if err != nil {
+		return 0, err
+	}
+	exclude := map[plumbing.Hash]struct{}{}
+	if !remote.IsZero() {
+		if err := walkCommits(ctx, s.repo, remote, func(c *object.Commit) bool {
+			exclude[c.Hash] = struct{}{}
+			return true
+		}); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	err = walkCommits(ctx, s.repo, local, func(c *object.Commit) bool {
+		if _, ok := exclude[c.Hash]; ok {
+			return false
+		}
+		n++
+		return true
+	})
+	return n, err
+}
+
+// History is History for the store's repository.
+func (s *Store) History(ctx context.Context, head plumbing.Hash, limit int, sites ...string) ([]Entry, error) {
+	return History(ctx, s.repo, head, limit, sites...)
+}
+
+func isAncestor(ctx context.Context, repo *git.Repository, anc, tip plumbing.Hash) (bool, error) {
+	found := false
+	err := walkCommits(ctx, repo, tip, func(c *object.Commit) bool {
+		if c.Hash == anc {
+			found = true
+		}
+		return !found
+	})
+	return found, err
+}
+
+// walkCommits visits commits reachable from tip breadth-first, each once;
+// visit returns false to not follow a commit's parents. It stops early once
+// visit has returned false for the tip's whole frontier.
+func walkCommits(ctx context.Context, repo *git.Repository, tip plumbing.Hash, visit func(*object.Commit) bool) error {
+	seen := map[plumbing.Hash]struct{}{tip: {}}
+	queue := []plumbing.Hash{tip}
+	for n := 0; len(queue) > 0; n++ {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		h := queue[0]
+		queue = queue[1:]
+		c, err := repo.CommitObject(h)
+		if err != nil {
+			return fmt.Errorf("load notes commit %s: %w", h, err)
+		}
+		if !visit(c) {
+			continue
+		}
+		for _, p := range c.ParentHashes {
+			if _, ok := seen[p]; !ok {
+				seen[p] = struct{}{}
+				queue = append(queue, p)
+			}
+		}
+	}
+	return nil
+}
