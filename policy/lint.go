@@ -26,7 +26,7 @@ var LintRules = []LintRule{
 	{"TL007", "link-mtu-mismatch", SeverityWarning, "the two ends of a link use different MTUs"},
 	{"TL008", "link-keepalive-mismatch", SeverityWarning, "the two ends of a link use different persistent keepalives"},
 	{"TL009", "keepalive-missing-behind-nat", SeverityError, "an end behind NAT dials without a persistent keepalive, so the far end cannot reach it once the NAT binding expires"},
-	{"TL010", "overlapping-allowed", SeverityError, "two peers of one interface accept overlapping addresses; WireGuard silently gives the overlap to one of them"},
+	{"TL010", "duplicate-allowed", SeverityError, "two peers of one interface accept the same prefix; WireGuard silently gives it to only one of them (nested prefixes are fine: longest match wins)"},
 	{"TL011", "rule-after-catch-all", SeverityError, "a firewall rule comes after a catch-all drop or reject in the same chain and never matches"},
 	{"TL012", "accept-after-defconf-drop", SeverityWarning, "an accept rule is appended after RouterOS defconf's final drop; place it before the drop"},
 	{"TL013", "allowed-misses-transit", SeverityWarning, "an end does not accept the far end's transit address, so the far end cannot talk to it over the tunnel (BGP included)"},
@@ -136,7 +136,9 @@ func lintSite(n *Network, s *Site, l *loader) {
 			}
 		}
 	}
-	// TL010: overlapping allowed addresses on one interface.
+	// TL010: the same allowed prefix on two peers of one interface. Nested
+	// prefixes are the normal hub pattern (longest match wins); an identical
+	// prefix silently moves to whichever peer was configured last.
 	peers := n.WireGuardPeers(s.Name)
 	for i := range peers {
 		for j := i + 1; j < len(peers); j++ {
@@ -146,9 +148,9 @@ func lintSite(n *Network, s *Site, l *loader) {
 			}
 			for _, pa := range a.Allowed {
 				for _, pb := range b.Allowed {
-					if pa.Overlaps(pb) {
+					if pa.Masked() == pb.Masked() {
 						file, path := peerSource(n, s.Name, b)
-						l.lintf(file, path, "TL010", "on %s of %s, %s (peer %s) overlaps %s (peer %s); WireGuard routes the overlap to only one peer", a.Interface, s.Name, pb, b.Name, pa, a.Name)
+						l.lintf(file, path, "TL010", "on %s of %s, peers %s and %s both accept %s; WireGuard gives it to only one of them", a.Interface, s.Name, a.Name, b.Name, pb.Masked())
 					}
 				}
 			}

@@ -317,8 +317,8 @@ type BGP struct {
 type BGPEnd struct {
 	ASN              uint32        `toml:"asn"`
 	RouterID         Addr          `toml:"router_id"`
-	Import           []PrefixMatch `toml:"import"` // accepted from the peer; empty = accept nothing
-	Export           []PrefixMatch `toml:"export"` // announced to the peer; empty = announce nothing
+	Import           []PrefixMatch `toml:"import"` // accepted from the peer; required (lint TL006)
+	Export           []PrefixMatch `toml:"export"` // announced to the peer; required unless default_originate (TL006)
 	Networks         []Prefix      `toml:"networks"`
 	DefaultOriginate bool          `toml:"default_originate"`
 	// Holdtime is the BGP hold time; zero leaves the platform default.

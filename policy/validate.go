@@ -9,8 +9,7 @@ import (
 	"unicode"
 )
 
-// SupportedRouterOS lists the RouterOS lines tether renders for; a site's
-// version must be 7.18 or newer.
+// minRouterOS is the oldest RouterOS tether renders for: 7.18.
 var minRouterOS = [2]int{7, 18}
 
 var (
@@ -274,8 +273,15 @@ func validateSite(n *Network, s *Site, l *loader, pool [2]uint32, poolOK bool) {
 		}
 		l.checkText(f, p+".ipv6_token", x.IPv6Token)
 	}
+	ports := map[int]string{}
 	for i, w := range s.WireGuard {
 		p := fmt.Sprintf("wireguard[%d]", i)
+		if w.ListenPort != 0 {
+			if prev, dup := ports[w.ListenPort]; dup {
+				l.at(f, p+".listen_port", "duplicate", fmt.Sprintf("listen port %d is also used by %s", w.ListenPort, prev))
+			}
+			ports[w.ListenPort] = w.Name
+		}
 		if l.checkName(f, p+".name", "WireGuard interface name", w.Name) {
 			if ifaces[w.Name] {
 				l.at(f, p+".name", "duplicate", fmt.Sprintf("interface %q is declared twice", w.Name))

@@ -1,0 +1,120 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/tether-net/tether/agent/notes"
+)
+
+// GitNotebook records outcomes in the per-site notes refs of the agent's
+// clone (agent/notes) and reads other sites' notes for two-ended changes.
+type GitNotebook struct {
+	Own *notes.Store
+	// Other opens a read-only view of another site's notes.
+	Other func(site string) (*notes.Store, error)
+
+	mu     sync.Mutex
+	others map[string]*notes.Store
+}
+
+// Record appends the outcome to the commit's note in this site's ref.
+func (g *GitNotebook) Record(ctx context.Context, o *Outcome) error {
+	return g.Own.Add(ctx, plumbing.NewHash(o.Commit), ToAttempt(o))
+}
+
+// Publish pushes unpublished notes; on failure they stay local.
+func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx) }
+
+// Settled fetches the notes and reports whether site has an outcome for commit.
+func (g *GitNotebook) Settled(ctx context.Context, commit, site string) (bool, error) {
+	g.mu.Lock()
+	s, ok := g.others[site]
+	if !ok {
+		var err error
+		if s, err = g.Other(site); err != nil {
+			g.mu.Unlock()
+			return false, err
+		}
+		if g.others == nil {
+			g.others = map[string]*notes.Store{}
+		}
+		g.others[site] = s
+	}
+	g.mu.Unlock()
+	if err := s.Fetch(ctx); err != nil {
+		return false, err
+	}
+	n, err := s.Read(ctx, plumbing.NewHash(commit))
+	if err != nil || n == nil {
+		return false, err
+	}
+	for _, a := range n.Attempts {
+		if a.Result == notes.Applied || a.Result == notes.Unchanged || a.Result == notes.Reverted {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ToAttempt turns an outcome into the note's attempt table.
+func ToAttempt(o *Outcome) notes.Attempt {
+	a := notes.Attempt{
+		Site: o.Site, Commit: o.Commit, Result: notes.Result(o.Result),
+		Started: o.Started.UTC(), Finished: o.Finished.UTC(),
+		AgentVersion: o.Version, Host: o.Host, Reason: notes.Redact(o.Reason), Errors: o.Errors,
+	}
+	if len(o.Changes) > 0 {
+		p := &notes.PlanSummary{}
+		for _, c := range o.Changes {
+			switch c.Op {
+			case "add", "write":
+				p.Adds++
+			case "set":
+				p.Sets++
+			case "remove", "delete":
+				p.Removes++
+			case "move":
+				p.Moves++
+			}
+			if len(p.Lines) < notes.MaxPlanLines {
+				p.Lines = append(p.Lines, notes.Redact(changeLine(c)))
+			}
+		}
+		a.Plan = p
+	}
+	for _, c := range o.Checks {
+		status := notes.Fail
+		if c.OK {
+			status = notes.Pass
+		}
+		baseline := notes.Fail
+		if c.BaselineOK {
+			baseline = notes.Pass
+		}
+		ev := c.Evidence
+		if c.Note != "" {
+			ev += " (" + c.Note + ")"
+		}
+		a.Checks = append(a.Checks, notes.Check{Name: c.Name, Kind: c.Kind, Status: status, Baseline: baseline, MustPass: c.MustPass && c.Judged, Evidence: notes.Redact(ev)})
+	}
+	for _, r := range o.AfterRevert {
+		status := notes.Fail
+		if r.OK {
+			status = notes.Pass
+		}
+		a.Checks = append(a.Checks, notes.Check{Name: "after revert: " + r.Name, Kind: r.Kind, Status: status, Evidence: notes.Redact(r.Evidence)})
+	}
+	return a
+}
+
+func changeLine(c Change) string {
+	s := fmt.Sprintf("%s %s %s", c.Op, c.Where, c.What)
+	if c.Detail != "" {
+		s += ": " + c.Detail
+	}
+	return s
+}
