@@ -1,0 +1,234 @@
+package mikrotik
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/policy"
+)
+
+// Probe runs each check once from the router. Menus shared by several
+// checks are read once per Probe call.
+func (d *Device) Probe(ctx context.Context, checks []policy.Check) []agent.CheckResult {
+	pr := &prober{d: d, cache: map[string]cached{}}
+	out := make([]agent.CheckResult, 0, len(checks))
+	for _, c := range checks {
+		ok, ev := pr.check(ctx, c)
+		out = append(out, agent.CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev, At: d.now()})
+	}
+	return out
+}
+
+type cached struct {
+	rows []map[string]string
+	err  error
+}
+
+type prober struct {
+	d     *Device
+	cache map[string]cached
+}
+
+func (p *prober) print(ctx context.Context, path string, props ...string) ([]map[string]string, error) {
+	if c, ok := p.cache[path]; ok {
+		return c.rows, c.err
+	}
+	rep, err := p.d.c.run(ctx, path+"/print", "=.proplist="+strings.Join(props, ","))
+	var rows []map[string]string
+	if err == nil {
+		rows = rep.Re
+	} else {
+		err = fmt.Errorf("read %s: %w", path, err)
+	}
+	p.cache[path] = cached{rows, err}
+	return rows, err
+}
+
+func (p *prober) check(ctx context.Context, c policy.Check) (bool, string) {
+	switch c.Kind {
+	case policy.CheckHandshake:
+		return p.handshake(ctx, c)
+	case policy.CheckBGP:
+		return p.bgp(ctx, c)
+	case policy.CheckRoute:
+		return p.route(ctx, c)
+	case policy.CheckPing:
+		return p.ping(ctx, c)
+	case policy.CheckTCP:
+		return false, "tcp probes cannot run from RouterOS (no API for a TCP connect); use ping or run the probe on the agent host"
+	}
+	return false, fmt.Sprintf("unknown check kind %q", c.Kind)
+}
+
+func (p *prober) handshake(ctx context.Context, c policy.Check) (bool, string) {
+	rows, err := p.print(ctx, "/interface/wireguard/peers", ".id", "interface", "name", "public-key", "last-handshake", "disabled", "current-endpoint-address")
+	if err != nil {
+		return false, err.Error()
+	}
+	key := c.PublicKey.String()
+	for _, r := range rows {
+		if r["interface"] != c.Interface {
+			continue
+		}
+		if c.PublicKey.IsZero() && r["name"] != c.PeerName || !c.PublicKey.IsZero() && r["public-key"] != key {
+			continue
+		}
+		if r["disabled"] == "true" {
+			return false, fmt.Sprintf("peer %s on %s is disabled", c.PeerName, c.Interface)
+		}
+		lh, ok := r["last-handshake"]
+		if !ok || lh == "" {
+			return false, fmt.Sprintf("no handshake yet with %s on %s", c.PeerName, c.Interface)
+		}
+		age, okd := parseDuration(lh)
+		if !okd {
+			return false, fmt.Sprintf("cannot read last-handshake %q", lh)
+		}
+		ev := fmt.Sprintf("last handshake %s ago (max %s)", humanDuration(age), humanDuration(c.MaxAge))
+		return c.MaxAge <= 0 || age <= c.MaxAge, ev
+	}
+	return false, fmt.Sprintf("no peer %s with key %s on %s", c.PeerName, short(key), c.Interface)
+}
+
+func short(k string) string {
+	if len(k) > 8 {
+		return k[:8] + "…"
+	}
+	return k
+}
+
+func (p *prober) bgp(ctx context.Context, c policy.Check) (bool, string) {
+	rows, err := p.print(ctx, "/routing/bgp/session", ".id", "name", "remote.address", "remote.as", "established", "uptime", "prefix-count")
+	if err != nil {
+		return false, err.Error()
+	}
+	var s map[string]string
+	for _, r := range rows {
+		name := r["name"]
+		if name == c.Session || strings.HasPrefix(name, c.Session+"-") {
+			s = r
+			break
+		}
+		if a, err := netip.ParseAddr(r["remote.address"]); err == nil && c.RemoteAddress.IsValid() && a == c.RemoteAddress {
+			s = r
+		}
+	}
+	if s == nil {
+		return false, fmt.Sprintf("no session %s (to %s)", c.Session, c.RemoteAddress)
+	}
+	if s["established"] != "true" {
+		return false, fmt.Sprintf("session %s not established", c.Session)
+	}
+	n, _ := strconv.Atoi(s["prefix-count"])
+	ev := fmt.Sprintf("session %s established", c.Session)
+	if up, ok := parseDuration(s["uptime"]); ok {
+		ev += " " + humanDuration(up)
+	}
+	ev += ", " + plural(n, "prefix", "prefixes")
+	ok := true
+	var seen, missing []string
+	for _, want := range c.Expect {
+		if p.hasRoute(ctx, want, "", true) {
+			seen = append(seen, want.String()+" received")
+		} else {
+			missing = append(missing, want.String()+" missing")
+			ok = false
+		}
+	}
+	if len(seen)+len(missing) > 0 {
+		ev += "; " + strings.Join(append(seen, missing...), ", ")
+	}
+	return ok, ev
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+func (p *prober) routes(ctx context.Context, pfx netip.Prefix) ([]map[string]string, error) {
+	path := "/ip/route"
+	if pfx.Addr().Is6() {
+		path = "/ipv6/route"
+	}
+	return p.print(ctx, path, ".id", "dst-address", "routing-table", "active", "bgp", "gateway", "disabled")
+}
+
+func (p *prober) hasRoute(ctx context.Context, pfx netip.Prefix, table string, bgp bool) bool {
+	rows, err := p.routes(ctx, pfx)
+	if err != nil {
+		return false
+	}
+	if table == "" {
+		table = "main"
+	}
+	for _, r := range rows {
+		dst, err := netip.ParsePrefix(r["dst-address"])
+		if err != nil || dst.Masked() != pfx.Masked() || r["disabled"] == "true" {
+			continue
+		}
+		if t := r["routing-table"]; t != "" && t != table {
+			continue
+		}
+		if bgp && r["bgp"] != "true" {
+			continue
+		}
+		if r["active"] == "false" {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func (p *prober) route(ctx context.Context, c policy.Check) (bool, string) {
+	if _, err := p.routes(ctx, c.Prefix); err != nil {
+		return false, err.Error()
+	}
+	table := c.Table
+	if table == "" {
+		table = "main"
+	}
+	if p.hasRoute(ctx, c.Prefix, table, false) {
+		return true, fmt.Sprintf("route %s active in table %s", c.Prefix, table)
+	}
+	return false, fmt.Sprintf("no active route %s in table %s", c.Prefix, table)
+}
+
+func (p *prober) ping(ctx context.Context, c policy.Check) (bool, string) {
+	count := c.Count
+	if count <= 0 {
+		count = 3
+	}
+	words := []string{"/ping", "=address=" + c.Target.String(), "=count=" + strconv.Itoa(count)}
+	if c.Source.IsValid() {
+		words = append(words, "=src-address="+c.Source.String())
+	}
+	// A ping takes about a second per packet; the call deadline must cover it.
+	rep, err := p.d.c.run(withCallTimeout(ctx, time.Duration(count+5)*time.Second), words...)
+	if err != nil {
+		return false, fmt.Sprintf("ping %s: %v", c.Target, err)
+	}
+	sent, recv := 0, 0
+	for _, r := range rep.Re {
+		if v, err := strconv.Atoi(r["sent"]); err == nil && v > sent {
+			sent = v
+		}
+		if v, err := strconv.Atoi(r["received"]); err == nil && v > recv {
+			recv = v
+		}
+	}
+	if sent == 0 {
+		sent = count
+	}
+	loss := 100 - recv*100/sent
+	ev := fmt.Sprintf("ping %s: %d/%d replies, %d%% loss", c.Target, recv, sent, loss)
+	return recv > 0, ev
+}
