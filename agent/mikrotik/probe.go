@@ -202,12 +202,13 @@ func (p *prober) route(ctx context.Context, c policy.Check) (bool, string) {
 	return false, fmt.Sprintf("no active route %s in table %s", c.Prefix, table)
 }
 
+// ping uses /tool/ping: RouterOS 7.24 dropped the root /ping command.
 func (p *prober) ping(ctx context.Context, c policy.Check) (bool, string) {
 	count := c.Count
 	if count <= 0 {
 		count = 3
 	}
-	words := []string{"/ping", "=address=" + c.Target.String(), "=count=" + strconv.Itoa(count)}
+	words := []string{"/tool/ping", "=address=" + c.Target.String(), "=count=" + strconv.Itoa(count)}
 	if c.Source.IsValid() {
 		words = append(words, "=src-address="+c.Source.String())
 	}

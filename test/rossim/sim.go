@@ -619,7 +619,9 @@ func (s *Sim) fillAddress(it *item) {
 	if !ok {
 		return
 	}
-	if p.Addr().Is4() {
+	// RouterOS derives network= from the address unless it was given
+	// (point-to-point addresses such as 10.8.0.2/32 network=10.8.1.1).
+	if p.Addr().Is4() && it.attrs["network"] == "" {
 		it.attrs["network"] = p.Masked().Addr().String()
 	}
 	it.attrs["actual-interface"] = it.attrs["interface"]
