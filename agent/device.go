@@ -83,4 +83,8 @@ type CheckResult struct {
 	OK       bool      `json:"ok"`
 	Evidence string    `json:"evidence"` // what was seen: "last handshake 12s ago", "established, 1 prefix (::/0)"
 	At       time.Time `json:"at"`
+	// Since is when the observed state began, where the device reports it:
+	// the last handshake for handshake checks. The gate uses it to demand a
+	// handshake after the change on peers the change touched.
+	Since time.Time `json:"since,omitempty"`
 }

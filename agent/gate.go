@@ -65,10 +65,23 @@ func (g *Gate) Baseline(ctx context.Context, checks []policy.Check) []CheckResul
 	return g.Prober.Probe(ctx, checks)
 }
 
-// Run gates a change applied at start. twoEnded names the links whose far
-// end the commit also changed; peerReady reports whether the far end of a
-// link has recorded its outcome for the commit.
-func (g *Gate) Run(ctx context.Context, checks []policy.Check, baseline []CheckResult, twoEnded map[string]bool, peerReady func(ctx context.Context, link string) bool) GateResult {
+// GateInput is what the gate judges.
+type GateInput struct {
+	Checks   []policy.Check
+	Baseline []CheckResult // one per check, probed before the change
+	// TwoEnded names the links whose far end the commit also changed.
+	TwoEnded map[string]bool
+	// Fresh names handshake checks whose peer the change touched: they
+	// pass only on a handshake after the change.
+	Fresh map[string]bool
+	// PeerReady reports whether the far end of a link has recorded its
+	// outcome for the commit.
+	PeerReady func(ctx context.Context, link string) bool
+}
+
+// Run gates a change applied just before the call.
+func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
+	checks, baseline, twoEnded, peerReady := in.Checks, in.Baseline, in.TwoEnded, in.PeerReady
 	start := g.Clock.Now()
 	deadline := start.Add(g.Config.Deadline)
 	interval := g.Config.Interval
@@ -87,6 +100,10 @@ func (g *Gate) Run(ctx context.Context, checks []policy.Check, baseline []CheckR
 			r := CheckResult{Name: c.Name, Kind: string(c.Kind), Evidence: "not observed", At: now}
 			if i < len(results) {
 				r = results[i]
+			}
+			if in.Fresh[c.Name] && r.OK && !r.Since.IsZero() && r.Since.Before(start) {
+				r.OK = false
+				r.Evidence += "; no handshake since the change"
 			}
 			rep := CheckReport{CheckResult: r, MustPass: c.MustPass, BaselineOK: baselineOK(i)}
 			switch {

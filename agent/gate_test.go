@@ -64,7 +64,7 @@ func TestGatePassesAfterStableWindow(t *testing.T) {
 	p := &scriptProber{ok: func(int, string) bool { return true }}
 	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
 	cs := checks("handshake wg0/relay", "bgp relay")
-	res := g.Run(context.Background(), cs, allOK(2), nil, nil)
+	res := g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(2)})
 	if !res.Passed || res.Duration != 10*time.Second || p.calls != 6 {
 		t.Fatalf("want pass after exactly the 10s window (6 probes), got %+v after %d probes", res, p.calls)
 	}
@@ -74,7 +74,7 @@ func TestGateFailsWhenACheckBreaks(t *testing.T) {
 	clock := &autoClock{now: time.Unix(1000, 0)}
 	p := &scriptProber{ok: func(_ int, name string) bool { return name != "bgp relay" }}
 	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
-	res := g.Run(context.Background(), checks("handshake wg0/relay", "bgp relay"), allOK(2), nil, nil)
+	res := g.Run(context.Background(), GateInput{Checks: checks("handshake wg0/relay", "bgp relay"), Baseline: allOK(2)})
 	if res.Passed || res.Duration != 120*time.Second || !strings.Contains(res.Reason, "bgp relay: last handshake 5m0s ago") {
 		t.Fatalf("want a failure at the deadline naming the check and its evidence, got %+v", res)
 	}
@@ -88,7 +88,7 @@ func TestGateIgnoresChecksFailingBeforeTheChange(t *testing.T) {
 	p := &scriptProber{ok: func(_ int, name string) bool { return name != "handshake wg0/down-peer" }}
 	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
 	baseline := []CheckResult{{OK: true}, {OK: false}}
-	res := g.Run(context.Background(), checks("bgp relay", "handshake wg0/down-peer"), baseline, nil, nil)
+	res := g.Run(context.Background(), GateInput{Checks: checks("bgp relay", "handshake wg0/down-peer"), Baseline: baseline})
 	if !res.Passed {
 		t.Fatalf("a check failing at baseline must not fail the gate: %+v", res)
 	}
@@ -102,7 +102,7 @@ func TestGateFlapResetsStableWindow(t *testing.T) {
 	// healthy on probes 1-3 (4s), broken on probe 4, healthy from 5 on.
 	p := &scriptProber{ok: func(call int, _ string) bool { return call != 4 }}
 	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
-	res := g.Run(context.Background(), checks("bgp relay"), allOK(1), nil, nil)
+	res := g.Run(context.Background(), GateInput{Checks: checks("bgp relay"), Baseline: allOK(1)})
 	if !res.Passed || res.Duration != 18*time.Second {
 		t.Fatalf("a flap must restart the stable window (pass at 8s+10s), got %+v", res)
 	}
@@ -117,7 +117,7 @@ func TestGateWaitsForFarEndOfTwoEndedChange(t *testing.T) {
 	cs := checks("handshake wg0/edge")
 	cs[0].Link = "relay-edge"
 	peerReady := func(context.Context, string) bool { return clock.now.Sub(start) >= 30*time.Second }
-	res := g.Run(context.Background(), cs, allOK(1), map[string]bool{"relay-edge": true}, peerReady)
+	res := g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerReady: peerReady})
 	if !res.Passed || res.Duration != 40*time.Second {
 		t.Fatalf("want pass 10s after the far end settled at 30s, got %+v", res)
 	}
@@ -127,7 +127,7 @@ func TestGateWaitsForFarEndOfTwoEndedChange(t *testing.T) {
 	clock.now = start
 	p.calls = 0
 	g.Config.Deadline = 20 * time.Second
-	res = g.Run(context.Background(), cs, allOK(1), map[string]bool{"relay-edge": true}, func(context.Context, string) bool { return false })
+	res = g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerReady: func(context.Context, string) bool { return false }})
 	if res.Passed || !strings.Contains(res.Reason, "far end") {
 		t.Fatalf("a far end that never settles must fail the gate at the deadline: %+v", res)
 	}
@@ -139,7 +139,7 @@ func TestGateInformationalChecksNeverFail(t *testing.T) {
 	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
 	cs := checks("bgp relay", "handshake wg-remote/phone")
 	cs[1].MustPass = false
-	if res := g.Run(context.Background(), cs, allOK(2), nil, nil); !res.Passed {
+	if res := g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(2)}); !res.Passed {
 		t.Fatalf("an informational check must not fail the gate: %+v", res)
 	}
 }
@@ -174,5 +174,32 @@ func TestJournalAndStateRoundTrip(t *testing.T) {
 	st2, err := ss.Load()
 	if err != nil || st2.Running != "good" || st2.Quarantined["bad"].Reason != "gate failed" {
 		t.Fatalf("state round trip: %+v %v", st2, err)
+	}
+}
+
+// sinceProber reports a healthy handshake that happened at a fixed time.
+type sinceProber struct{ since time.Time }
+
+func (p sinceProber) Probe(_ context.Context, checks []policy.Check) []CheckResult {
+	out := make([]CheckResult, len(checks))
+	for i, c := range checks {
+		out[i] = CheckResult{Name: c.Name, OK: true, Evidence: "last handshake 20s ago", Since: p.since}
+	}
+	return out
+}
+
+func TestGateDemandsAFreshHandshakeOnTouchedPeers(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	// The last handshake predates the change: the old key's session.
+	g := &Gate{Prober: sinceProber{since: clock.now.Add(-20 * time.Second)}, Clock: clock, Config: gateCfg}
+	cs := checks("handshake wg0/relay")
+	res := g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), Fresh: map[string]bool{"handshake wg0/relay": true}})
+	if res.Passed || !strings.Contains(res.Reason, "no handshake since the change") {
+		t.Fatalf("a touched peer must handshake after the change: %+v", res)
+	}
+	clock.now = time.Unix(1000, 0)
+	res = g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1)})
+	if !res.Passed {
+		t.Fatalf("an untouched peer may keep its old handshake: %+v", res)
 	}
 }

@@ -187,8 +187,14 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 		st.Running = c
 		return o, a.finish(ctx, st, o)
 	}
-	twoEnded := a.twoEndedLinks(ctx, n, st.Running, commit)
-	return a.transact(ctx, st, n, plan, o, twoEnded, false)
+	var prev *policy.Network
+	if st.Running != "" {
+		if p, problems, err := a.load(ctx, plumbing.NewHash(st.Running)); err == nil && !problems.HasErrors() && p.Sites[a.Site] != nil {
+			prev = p
+		}
+	}
+	in := GateInput{TwoEnded: a.twoEndedLinks(ctx, n, st.Running, commit), Fresh: touchedPeers(prev, n, a.Site)}
+	return a.transact(ctx, st, n, prev, plan, o, in, false)
 }
 
 func (a *Agent) load(ctx context.Context, commit plumbing.Hash) (*policy.Network, policy.Problems, error) {
@@ -201,7 +207,7 @@ func (a *Agent) load(ctx context.Context, commit plumbing.Hash) (*policy.Network
 }
 
 // transact applies a non-empty plan behind the dead-man and the gate.
-func (a *Agent) transact(ctx context.Context, st *State, n *policy.Network, plan *Plan, o *Outcome, twoEnded map[string]bool, repair bool) (*Outcome, error) {
+func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network, plan *Plan, o *Outcome, in GateInput, repair bool) (*Outcome, error) {
 	site := n.Sites[a.Site]
 	cfg := a.gateConfig(site)
 	margin := a.Margin
@@ -214,6 +220,20 @@ func (a *Agent) transact(ctx context.Context, st *State, n *policy.Network, plan
 	checks := n.HealthChecks(a.Site)
 	gate := &Gate{Prober: a.Prober, Clock: a.Clock, Config: cfg}
 	baseline := gate.Baseline(ctx, checks)
+	// A check the change introduces (a new link, a new probe) had no
+	// "before": it is judged, not excused as an old failure.
+	existed := map[string]bool{}
+	if prev != nil {
+		for _, c := range prev.HealthChecks(a.Site) {
+			existed[c.Name] = true
+		}
+	}
+	for i, c := range checks {
+		if !existed[c.Name] && i < len(baseline) && !baseline[i].OK {
+			baseline[i].OK = true
+			baseline[i].Evidence = "new with this change: " + baseline[i].Evidence
+		}
+	}
 	e := &Entry{TxnID: plan.TxnID, Site: a.Site, Commit: o.Commit, Step: StepPlanned, Repair: repair, Plan: plan,
 		Started: o.Started, Baseline: baseline, Deadline: a.Clock.Now().Add(cfg.Deadline + margin)}
 	if err := a.Journal.Write(e); err != nil {
@@ -244,7 +264,8 @@ func (a *Agent) transact(ctx context.Context, st *State, n *policy.Network, plan
 		ok, err := a.Notes.Settled(ctx, o.Commit, side.Remote.Site)
 		return err == nil && ok
 	}
-	res := gate.Run(ctx, checks, baseline, twoEnded, peerReady)
+	in.Checks, in.Baseline, in.PeerReady = checks, baseline, peerReady
+	res := gate.Run(ctx, in)
 	e.Gate = &res
 	o.Checks = res.Checks
 	if !res.Passed {
@@ -394,7 +415,35 @@ func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
 		a.log().Info("drift found (report only)", zap.String("site", a.Site), zap.String("commit", short(st.Running)), zap.String("step", "drift"), zap.Int("changes", len(plan.Changes)))
 		return o, a.finish(ctx, st, o)
 	}
-	return a.transact(ctx, st, n, plan, o, nil, true)
+	return a.transact(ctx, st, n, n, plan, o, GateInput{}, true)
+}
+
+// touchedPeers names the handshake checks of peers whose WireGuard
+// configuration the change alters (key, endpoint, allowed addresses, or a
+// peer that is new): those must handshake after the change to pass.
+func touchedPeers(prev, n *policy.Network, site string) map[string]bool {
+	old := map[string]string{}
+	if prev != nil {
+		for _, p := range prev.WireGuardPeers(site) {
+			old[p.Interface+"/"+p.Name] = peerFingerprint(prev, site, p)
+		}
+	}
+	out := map[string]bool{}
+	for _, p := range n.WireGuardPeers(site) {
+		if old[p.Interface+"/"+p.Name] != peerFingerprint(n, site, p) {
+			out[fmt.Sprintf("handshake %s/%s", p.Interface, p.Name)] = true
+		}
+	}
+	return out
+}
+
+func peerFingerprint(n *policy.Network, site string, p policy.WGPeer) string {
+	w := n.Sites[site].WireGuardInterface(p.Interface)
+	port := 0
+	if w != nil {
+		port = w.ListenPort
+	}
+	return fmt.Sprint(p.PublicKey, p.Endpoint, p.Allowed, port)
 }
 
 // twoEndedLinks names the links of this site whose far end the commit

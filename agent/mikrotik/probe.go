@@ -18,8 +18,20 @@ func (d *Device) Probe(ctx context.Context, checks []policy.Check) []agent.Check
 	pr := &prober{d: d, cache: map[string]cached{}}
 	out := make([]agent.CheckResult, 0, len(checks))
 	for _, c := range checks {
-		ok, ev := pr.check(ctx, c)
-		out = append(out, agent.CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev, At: d.now()})
+		now := d.now()
+		var ok bool
+		var ev string
+		var since time.Time
+		if c.Kind == policy.CheckHandshake {
+			var age time.Duration
+			ok, ev, age = pr.handshake(ctx, c)
+			if age >= 0 {
+				since = now.Add(-age)
+			}
+		} else {
+			ok, ev = pr.check(ctx, c)
+		}
+		out = append(out, agent.CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev, At: now, Since: since})
 	}
 	return out
 }
@@ -51,8 +63,6 @@ func (p *prober) print(ctx context.Context, path string, props ...string) ([]map
 
 func (p *prober) check(ctx context.Context, c policy.Check) (bool, string) {
 	switch c.Kind {
-	case policy.CheckHandshake:
-		return p.handshake(ctx, c)
 	case policy.CheckBGP:
 		return p.bgp(ctx, c)
 	case policy.CheckRoute:
@@ -65,10 +75,12 @@ func (p *prober) check(ctx context.Context, c policy.Check) (bool, string) {
 	return false, fmt.Sprintf("unknown check kind %q", c.Kind)
 }
 
-func (p *prober) handshake(ctx context.Context, c policy.Check) (bool, string) {
+// handshake also returns the age of the last handshake (-1 when unknown)
+// so the gate can tell a handshake after the change from an old one.
+func (p *prober) handshake(ctx context.Context, c policy.Check) (bool, string, time.Duration) {
 	rows, err := p.print(ctx, "/interface/wireguard/peers", ".id", "interface", "name", "public-key", "last-handshake", "disabled", "current-endpoint-address")
 	if err != nil {
-		return false, err.Error()
+		return false, err.Error(), -1
 	}
 	key := c.PublicKey.String()
 	for _, r := range rows {
@@ -79,20 +91,20 @@ func (p *prober) handshake(ctx context.Context, c policy.Check) (bool, string) {
 			continue
 		}
 		if r["disabled"] == "true" {
-			return false, fmt.Sprintf("peer %s on %s is disabled", c.PeerName, c.Interface)
+			return false, fmt.Sprintf("peer %s on %s is disabled", c.PeerName, c.Interface), -1
 		}
 		lh, ok := r["last-handshake"]
 		if !ok || lh == "" {
-			return false, fmt.Sprintf("no handshake yet with %s on %s", c.PeerName, c.Interface)
+			return false, fmt.Sprintf("no handshake yet with %s on %s", c.PeerName, c.Interface), -1
 		}
 		age, okd := parseDuration(lh)
 		if !okd {
-			return false, fmt.Sprintf("cannot read last-handshake %q", lh)
+			return false, fmt.Sprintf("cannot read last-handshake %q", lh), -1
 		}
 		ev := fmt.Sprintf("last handshake %s ago (max %s)", humanDuration(age), humanDuration(c.MaxAge))
-		return c.MaxAge <= 0 || age <= c.MaxAge, ev
+		return c.MaxAge <= 0 || age <= c.MaxAge, ev, age
 	}
-	return false, fmt.Sprintf("no peer %s with key %s on %s", c.PeerName, short(key), c.Interface)
+	return false, fmt.Sprintf("no peer %s with key %s on %s", c.PeerName, short(key), c.Interface), -1
 }
 
 func short(k string) string {
