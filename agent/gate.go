@@ -52,7 +52,7 @@ type CheckReport struct {
 // A check is judged when it must pass and was healthy before the change
 // (baseline-aware: the relay being down already is not this commit's
 // fault). Checks on a link both of whose ends the commit changed are not
-// judged until peerReady reports the far end has settled this commit, or
+// judged until they turn healthy, the far end has settled this commit, or
 // PeerNoteWait passes, so two sites converge instead of reverting each other.
 type Gate struct {
 	Prober Prober
@@ -89,6 +89,12 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 		interval = 2 * time.Second
 	}
 	baselineOK := func(i int) bool { return i < len(baseline) && baseline[i].OK }
+	// The far end must get its chance within our deadline, leaving a
+	// stable window to judge the link afterwards.
+	peerWait := g.Config.PeerNoteWait
+	if limit := g.Config.Deadline - g.Config.StableWindow - interval; peerWait > limit {
+		peerWait = max(limit, 0)
+	}
 	var healthySince time.Time
 	ready := map[string]bool{}
 	for {
@@ -112,11 +118,12 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 			case !rep.BaselineOK:
 				rep.Note = "already failing before the change"
 			case c.Link != "" && twoEnded[c.Link] && !ready[c.Link]:
-				if peerReady != nil && peerReady(ctx, c.Link) {
+				// Judge the link once it is healthy (both ends evidently
+				// applied), once the far end has recorded its outcome, or
+				// when the bounded wait ends. Waiting for the far end's note
+				// alone would deadlock: it waits for ours.
+				if r.OK || (peerReady != nil && peerReady(ctx, c.Link)) || now.Sub(start) >= peerWait {
 					ready[c.Link] = true
-					rep.Judged = true
-				} else if now.Sub(start) >= g.Config.PeerNoteWait {
-					ready[c.Link] = true // waited long enough; judge it
 					rep.Judged = true
 				} else {
 					rep.Note = "waiting for the far end of " + c.Link

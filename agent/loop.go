@@ -248,7 +248,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	if err := a.Device.Apply(ctx, plan, e.Deadline); err != nil {
 		log.Info("apply failed; reverting", zap.String("step", "apply-failed"), zap.Error(err))
 		e.Reason = "apply failed: " + err.Error()
-		return a.revert(ctx, st, e, o, nil)
+		return a.revert(ctx, st, e, o, prevChecks(prev, a.Site))
 	}
 	e.Step = StepGating
 	if err := a.Journal.Write(e); err != nil {
@@ -271,7 +271,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	if !res.Passed {
 		log.Info("gate failed; reverting", zap.String("step", "gate-failed"), zap.String("reason", res.Reason), zap.Duration("duration", res.Duration))
 		e.Reason = "gate failed: " + res.Reason
-		return a.revert(ctx, st, e, o, checks)
+		return a.revert(ctx, st, e, o, prevChecks(prev, a.Site))
 	}
 	e.Step = StepKeeping
 	if err := a.Journal.Write(e); err != nil {
@@ -293,8 +293,16 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	return o, a.Journal.Clear()
 }
 
-// revert settles a transaction by restoring the prior state, re-probes,
-// quarantines the commit and records the outcome.
+// prevChecks are the checks of the state a revert returns to.
+func prevChecks(prev *policy.Network, site string) []policy.Check {
+	if prev == nil {
+		return nil
+	}
+	return prev.HealthChecks(site)
+}
+
+// revert settles a transaction by restoring the prior state, re-probes the
+// prior state's checks, quarantines the commit and records the outcome.
 func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, checks []policy.Check) (*Outcome, error) {
 	e.Step = StepReverting
 	if err := a.Journal.Write(e); err != nil {
