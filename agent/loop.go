@@ -219,21 +219,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	o.TxnID, o.Summary, o.Changes = plan.TxnID, plan.Summary(), plan.Changes
 	checks := n.HealthChecks(a.Site)
 	gate := &Gate{Prober: a.Prober, Clock: a.Clock, Config: cfg}
-	baseline := gate.Baseline(ctx, checks)
-	// A check the change introduces (a new link, a new probe) had no
-	// "before": it is judged, not excused as an old failure.
-	existed := map[string]bool{}
-	if prev != nil {
-		for _, c := range prev.HealthChecks(a.Site) {
-			existed[c.Name] = true
-		}
-	}
-	for i, c := range checks {
-		if !existed[c.Name] && i < len(baseline) && !baseline[i].OK {
-			baseline[i].OK = true
-			baseline[i].Evidence = "new with this change: " + baseline[i].Evidence
-		}
-	}
+	baseline := a.baseline(ctx, gate, prev, checks)
 	e := &Entry{TxnID: plan.TxnID, Site: a.Site, Commit: o.Commit, Step: StepPlanned, Repair: repair, Plan: plan,
 		Started: o.Started, Baseline: baseline, Deadline: a.Clock.Now().Add(cfg.Deadline + margin)}
 	if err := a.Journal.Write(e); err != nil {
@@ -291,6 +277,29 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 		return o, err
 	}
 	return o, a.Journal.Clear()
+}
+
+// baseline says, per check, whether it was healthy before the change. It
+// probes the checks as the running configuration defines them (a changed
+// peer key must be looked up under the old key) and matches them by name; a
+// check the change introduces has no "before" and is judged.
+func (a *Agent) baseline(ctx context.Context, gate *Gate, prev *policy.Network, checks []policy.Check) []CheckResult {
+	before := map[string]CheckResult{}
+	if prev != nil {
+		old := prev.HealthChecks(a.Site)
+		for i, r := range gate.Baseline(ctx, old) {
+			before[old[i].Name] = r
+		}
+	}
+	out := make([]CheckResult, len(checks))
+	for i, c := range checks {
+		r, existed := before[c.Name]
+		if !existed {
+			r = CheckResult{Name: c.Name, Kind: string(c.Kind), OK: true, Evidence: "new with this change"}
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // prevChecks are the checks of the state a revert returns to.

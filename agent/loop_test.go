@@ -317,3 +317,26 @@ func TestLoopKeepsNotesWhenRemoteIsDown(t *testing.T) {
 		t.Fatalf("an unpublished note must still be recorded locally: %+v", o)
 	}
 }
+
+func TestBaselineUsesThePriorConfigurationsChecks(t *testing.T) {
+	h := newHarness(t)
+	prev, _ := policy.Load(mapFiles(network(51821)), ".")
+	next, _ := policy.Load(mapFiles(network(51821)), ".")
+	down := &scriptProber{ok: func(int, string) bool { return false }}
+	g := &Gate{Prober: down, Clock: h.clock, Config: gateCfg}
+	checks := next.HealthChecks("home")
+	if got := h.agent.baseline(context.Background(), g, prev, checks); got[0].OK {
+		t.Fatalf("a check that existed and was failing must be excused: %+v", got[0])
+	}
+	if got := h.agent.baseline(context.Background(), g, nil, checks); !got[0].OK || got[0].Evidence != "new with this change" {
+		t.Fatalf("a check the change introduces must be judged: %+v", got[0])
+	}
+}
+
+func mapFiles(files map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for k, v := range files {
+		fsys[k] = &fstest.MapFile{Data: []byte(v)}
+	}
+	return fsys
+}
