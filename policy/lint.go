@@ -32,6 +32,7 @@ var LintRules = []LintRule{
 	{"TL013", "allowed-misses-transit", SeverityWarning, "an end does not accept the far end's transit address, so the far end cannot talk to it over the tunnel (BGP included)"},
 	{"TL014", "forwarding-drops-ra", SeverityWarning, "forwarding is on but accept_ra is not 2 on the upstream interface, so the host loses its own default route when the RA route expires"},
 	{"TL015", "duplicate-rule-comment", SeverityError, "two RouterOS rules in one chain share a comment, which tether uses to recognise them"},
+	{"TL016", "ra-prefix-outside-route", SeverityWarning, "a router advertisement announces a route for a covering prefix that does not contain the advertised /64, so hosts send the other sites' traffic elsewhere"},
 }
 
 func lintName(id string) string {
@@ -106,6 +107,24 @@ func lintSite(n *Network, s *Site, l *loader) {
 	for i, x := range s.NDPProxy {
 		if fwd && s.Sysctl["net.ipv6.conf."+x.Interface+".accept_ra"] != "2" {
 			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].interface", i), "TL014", "net.ipv6.conf.all.forwarding = 1 makes %s drop router advertisements; set sysctl \"net.ipv6.conf.%s.accept_ra\" = \"2\"", x.Interface, x.Interface)
+		}
+	}
+	// TL016: the route information option should cover the site's /64
+	// (fd00:1234:a::/64 is not inside fd00:1234::/48: it is fd00:1234:000a::).
+	for i, ra := range s.RouterAdverts {
+		if len(ra.Routes) == 0 {
+			continue
+		}
+		for j, p := range ra.Prefixes {
+			covered := false
+			for _, r := range ra.Routes {
+				if r.IsValid() && p.IsValid() && r.Contains(p.Addr()) && r.Bits() <= p.Bits() {
+					covered = true
+				}
+			}
+			if p.IsValid() && !covered {
+				l.lintf(f, fmt.Sprintf("router_advertisement[%d].prefixes[%d]", i, j), "TL016", "%s is not inside any advertised route (%v); check the hex groups: fd00:1234:a::/64 is fd00:1234:000a::/64", p, prefixes(ra.Routes))
+			}
 		}
 	}
 	// TL005: tunnels do not belong in the LAN list.

@@ -45,13 +45,6 @@ func newMesh(t *testing.T, ctx context.Context, mod func(name string, o *linuxho
 		// The lab has no DNS: dial the relay's underlay address.
 		replace(t, m.files, l, `"relay.example.net:51820"`, `"`+relay.Addr4().String()+`:51820"`)
 	}
-	// The example's site /64s (fd00:1234:a::/64 = fd00:1234:000a::/64) lie
-	// outside its overlay fd00:1234::/48 (= fd00:1234:0000::/48), so no
-	// route covers the other site: widen the overlay to the /32 that holds
-	// both (reported to the example's owner).
-	for name, body := range m.files {
-		m.files[name] = strings.ReplaceAll(body, "fd00:1234::/48", "fd00:1234::/32")
-	}
 	m.files["sites/relay.toml"] += relayRoute
 	for _, name := range []string{"relay", "edge-a", "edge-b"} {
 		h := m.l.Host(name)
@@ -87,7 +80,7 @@ func TestULAMesh(t *testing.T) {
 		from *site
 		src  string
 		dst  string
-	}{{a, "fd00:1234:a::1", "fd00:1234:b::1"}, {b, "fd00:1234:b::1", "fd00:1234:a::1"}} {
+	}{{a, "fd00:1234:0:a::1", "fd00:1234:0:b::1"}, {b, "fd00:1234:0:b::1", "fd00:1234:0:a::1"}} {
 		check := policy.Check{Name: "ping " + c.dst, Kind: policy.CheckPing, Count: 1,
 			Target: mustAddr(t, c.dst), Source: mustAddr(t, c.src)}
 		var ev string

@@ -139,15 +139,15 @@ func plural(n int, what string) string {
 }
 
 type networkSummary struct {
-	Sites        []summaryLine `json:"sites"`
-	Links        []summaryLine `json:"links"`
-	Peers        []summaryLine `json:"peers"`
+	Sites        []summaryRow `json:"sites"`
+	Links        []summaryRow `json:"links"`
+	Peers        []summaryRow `json:"peers"`
 	LinkCount    int           `json:"link_count"`
 	SessionCount int           `json:"bgp_session_count"`
 	PeerCount    int           `json:"peer_count"`
 }
 
-type summaryLine struct {
+type summaryRow struct {
 	Name     string `json:"name"`
 	Describe string `json:"describe"`
 }
@@ -193,7 +193,7 @@ func summarize(n *policy.Network) *networkSummary {
 		if k := len(site.RoutingRules); k > 0 {
 			parts = append(parts, plural(k, "routing rule"))
 		}
-		s.Sites = append(s.Sites, summaryLine{Name: name, Describe: strings.Join(parts, ", ")})
+		s.Sites = append(s.Sites, summaryRow{Name: name, Describe: strings.Join(parts, ", ")})
 	}
 	for _, name := range n.LinkNames() {
 		k := n.Links[name]
@@ -202,7 +202,7 @@ func summarize(n *policy.Network) *networkSummary {
 			s.SessionCount++
 			d += fmt.Sprintf(", eBGP %s", strings.Join(k.BGP.AFI, "+"))
 		}
-		s.Links = append(s.Links, summaryLine{Name: name, Describe: d})
+		s.Links = append(s.Links, summaryRow{Name: name, Describe: d})
 	}
 	for _, name := range n.PeerNames() {
 		p := n.Peers[name]
@@ -216,7 +216,7 @@ func summarize(n *policy.Network) *networkSummary {
 		if p.Profile != nil {
 			d += ", " + p.Profile.Tunnel + "-tunnel profile"
 		}
-		s.Peers = append(s.Peers, summaryLine{Name: name, Describe: d})
+		s.Peers = append(s.Peers, summaryRow{Name: name, Describe: d})
 	}
 	return s
 }

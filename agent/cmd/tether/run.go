@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/config"
+	"github.com/tether-net/tether/agent/gitsource"
+	"github.com/tether-net/tether/agent/linuxhost"
+	"github.com/tether-net/tether/agent/mikrotik"
+	"github.com/tether-net/tether/agent/notes"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "run the agent: pull the repo, apply new commits behind the gate, write notes",
+		usage:   "--config FILE",
+		help: `The daemon. Polls the repo every poll_interval (with jitter; at once on a
+local repo change, SIGHUP or the webhook), verifies each new commit, applies
+the site's configuration behind a dead-man and the health gate, reverts what
+breaks, and records every outcome as a note in refs/notes/tether/<site>.
+A transaction interrupted by a crash is finished or reverted at start.`,
+		run: runRun,
+	})
+}
+
+// newLogger builds the zap logger the config asks for: JSON for journald,
+// console for people.
+func newLogger(c config.Log) (*zap.Logger, error) {
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	return zc.Build()
+}
+
+// setup is everything `run` and `apply --once` share: the source, the notes,
+// the device and the agent.
+type setup struct {
+	cfg    *config.Config
+	log    *zap.Logger
+	source *gitsource.Source
+	agent  *agent.Agent
+	close  func()
+}
+
+func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With(zap.String("site", cfg.Site))
+	policyName := gitsource.SignNone
+	if cfg.Git.RequireSignatures {
+		policyName = gitsource.SignHead
+	}
+	src, err := gitsource.Open(ctx, gitsource.Config{
+		URL: cfg.Repo, Branch: cfg.Branch, StateDir: cfg.StateDir, Logger: log,
+		Auth:  gitsource.AuthConfig{SSHKeyFile: cfg.Git.SSHKeyFile, KnownHostsFile: cfg.Git.KnownHostsFile, TokenFile: cfg.Git.TokenFile, Username: cfg.Git.Username},
+		Trust: gitsource.TrustConfig{Policy: policyName, AllowedSignersFile: cfg.Git.AllowedSigners, PGPKeyRingFile: cfg.Git.PGPKeyring},
+	})
+	if err != nil {
+		return nil, err
+	}
+	newStore := func(site string) (*notes.Store, error) {
+		return notes.New(notes.Config{Repo: src.Repository(), Site: site, RemoteURL: cfg.Repo, Auth: src.Auth(),
+			AuthorName: cfg.Git.NotesAuthor, Logger: log})
+	}
+	own, err := newStore(cfg.Site)
+	if err != nil {
+		return nil, err
+	}
+	dev, prober, closeDev, err := newDevice(cfg, cfgPath, log)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	a := &agent.Agent{
+		Site: cfg.Site, Path: cfg.Path, Source: src, Device: dev, Prober: prober,
+		Notes: &agent.GitNotebook{Own: own, Other: newStore},
+		Clock: agent.RealClock{}, Log: log,
+		Journal: agent.NewJournal(cfg.StateDir), States: agent.NewStateStore(cfg.StateDir),
+		Gate:    agent.GateConfig{Deadline: cfg.Gate.Deadline.Duration, StableWindow: cfg.Gate.StableWindow.Duration},
+		Margin:  cfg.Gate.DeadmanMargin.Duration,
+		Version: version, Host: host,
+	}
+	return &setup{cfg: cfg, log: log, source: src, agent: a, close: closeDev}, nil
+}
+
+// newDevice picks the backend: a RouterOS router when [routeros] address
+// is set, otherwise this Linux host.
+func newDevice(cfg *config.Config, cfgPath string, log *zap.Logger) (agent.Device, agent.Prober, func(), error) {
+	switch {
+	case cfg.RouterOS.Address != "":
+		pw, err := config.ReadSecret(cfg.RouterOS.PasswordFile)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		d := mikrotik.New(mikrotik.Options{Logger: log, Conn: mikrotik.Conn{
+			Address: cfg.RouterOS.Address, Username: cfg.RouterOS.Username, Password: pw,
+			TLS: *cfg.RouterOS.TLS, CAFile: cfg.RouterOS.CAFile, Fingerprint: cfg.RouterOS.Fingerprint,
+			InsecureSkipVerify: cfg.RouterOS.InsecureSkipVerify, Timeout: cfg.RouterOS.Timeout.Duration,
+		}})
+		return d, d, func() { _ = d.Close() }, nil
+	default:
+		d := linuxhost.New(linuxhost.Options{Root: cfg.Linux.Root, KeyDir: cfg.Linux.KeyDir, StateDir: cfg.StateDir,
+			BirdSocket: cfg.Linux.BirdSocket, ConfigFile: cfgPath, Log: log})
+		return d, d, func() {}, nil
+	}
+}
+
+func runRun(ctx context.Context, env *cliEnv, args []string) int {
+	c := commands["run"]
+	fs := newFlags(c, env)
+	cfgPath := fs.String("config", "/etc/tether/agent.toml", "agent config file")
+	if code, ok := parseFlags(fs, env, args); !ok {
+		return code
+	}
+	s, err := newSetup(ctx, *cfgPath)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "tether run: %v\n", err)
+		return 1
+	}
+	defer s.close()
+	kick := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for range s.source.Watch(ctx) {
+			poke()
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				s.log.Info("SIGHUP: syncing now", zap.String("step", "kick"))
+				poke()
+			}
+		}
+	}()
+	if s.cfg.Webhook.Listen != "" {
+		secret, err := config.ReadSecret(s.cfg.Webhook.SecretFile)
+		if err != nil || secret == "" {
+			fmt.Fprintf(env.stderr, "tether run: webhook.secret_file must hold a secret: %v\n", err)
+			return 1
+		}
+		srv := &http.Server{Addr: s.cfg.Webhook.Listen, Handler: agent.WebhookHandler(secret, kick), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("webhook server stopped", zap.Error(err))
+			}
+		}()
+		defer srv.Close()
+	}
+	s.log.Info("agent started", zap.String("step", "start"), zap.String("repo", gitsource.RedactURL(s.cfg.Repo)), zap.Duration("poll_interval", s.cfg.PollInterval.Duration))
+	err = s.agent.Run(ctx, s.cfg.PollInterval.Duration, kick)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(env.stderr, "tether run: %v\n", err)
+		return 1
+	}
+	s.log.Info("agent stopped", zap.String("step", "stop"))
+	return 0
+}
