@@ -142,9 +142,9 @@ type networkSummary struct {
 	Sites        []summaryRow `json:"sites"`
 	Links        []summaryRow `json:"links"`
 	Peers        []summaryRow `json:"peers"`
-	LinkCount    int           `json:"link_count"`
-	SessionCount int           `json:"bgp_session_count"`
-	PeerCount    int           `json:"peer_count"`
+	LinkCount    int          `json:"link_count"`
+	SessionCount int          `json:"bgp_session_count"`
+	PeerCount    int          `json:"peer_count"`
 }
 
 type summaryRow struct {
