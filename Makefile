@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: help build test lint golden bench demo clean
+.PHONY: help build test lint golden bench demo deb clean
 
 help: ## show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ bench: ## run the benchmarks and print a table
 
 demo: build ## show the main job working on the example networks
 	@$(GO) run ./test/demo
+
+deb: ## build .deb packages (amd64, arm64) into dist/
+	@for arch in amd64 arm64; do packaging/build-deb.sh $(VERSION) $$arch || exit 1; done
 
 clean: ## remove build output
 	rm -rf bin dist

@@ -107,8 +107,17 @@ func (r *renderer) wgQuick(w policy.WireGuard, peers []policy.WGPeer) []byte {
 		b.line(0, "Table = %s", table)
 	}
 	// The key stays in the agent's key directory; wg-quick sets it once the
-	// device exists. Nothing secret is ever part of the rendered file.
-	b.line(0, "PostUp = wg set %%i private-key %s", path.Join(r.opt.KeyDir, w.Name+".key"))
+	// device exists. Nothing secret is ever part of the rendered file. When
+	// the model has the interface's public key, bring-up also checks the key
+	// file matches it: a rotation (new public key committed) changes this
+	// line, so the interface is restarted with the new key, and a key file
+	// that does not match what the far ends were given fails the apply.
+	keyFile := path.Join(r.opt.KeyDir, w.Name+".key")
+	if w.PublicKey.IsZero() {
+		b.line(0, "PostUp = wg set %%i private-key %s", keyFile)
+	} else {
+		b.line(0, "PostUp = wg set %%i private-key %s && test \"$(wg show %%i public-key)\" = %s", keyFile, w.PublicKey)
+	}
 	for _, p := range manual {
 		fam := "-4"
 		if p.Addr().Is6() {
