@@ -65,6 +65,14 @@ type Outcome struct {
 	Errors      []string       `json:"errors,omitempty"`
 	Version     string         `json:"agent_version"`
 	Host        string         `json:"host"`
+	// GateDuration is how long the health gate ran (0 without a gate).
+	GateDuration time.Duration `json:"gate_duration,omitempty"`
+}
+
+// Observer sees the result of every sync (the metrics endpoint, the
+// systemd watchdog). o is nil when there was nothing to do.
+type Observer interface {
+	Synced(o *Outcome, err error)
 }
 
 // Agent runs one site's transactions.
@@ -87,6 +95,8 @@ type Agent struct {
 	Host    string
 	// NewTxnID makes transaction IDs; nil uses random hex.
 	NewTxnID func() string
+	// Observer, when set, is told about every sync.
+	Observer Observer
 }
 
 // ErrPermanent marks failures that retrying the same commit cannot fix.
@@ -253,7 +263,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	in.Checks, in.Baseline, in.PeerReady = checks, baseline, peerReady
 	res := gate.Run(ctx, in)
 	e.Gate = &res
-	o.Checks = res.Checks
+	o.Checks, o.GateDuration = res.Checks, res.Duration
 	if !res.Passed {
 		log.Info("gate failed; reverting", zap.String("step", "gate-failed"), zap.String("reason", res.Reason), zap.Duration("duration", res.Duration))
 		e.Reason = "gate failed: " + res.Reason
@@ -523,7 +533,11 @@ func (a *Agent) Run(ctx context.Context, interval time.Duration, kick <-chan str
 	failures := 0
 	for {
 		wait := jitter(interval, 0.1)
-		if _, err := a.Sync(ctx); err != nil {
+		o, err := a.Sync(ctx)
+		if a.Observer != nil {
+			a.Observer.Synced(o, err)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

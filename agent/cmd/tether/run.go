@@ -17,8 +17,10 @@ import (
 	"github.com/tether-net/tether/agent/config"
 	"github.com/tether-net/tether/agent/gitsource"
 	"github.com/tether-net/tether/agent/linuxhost"
+	"github.com/tether-net/tether/agent/metrics"
 	"github.com/tether-net/tether/agent/mikrotik"
 	"github.com/tether-net/tether/agent/notes"
+	"github.com/tether-net/tether/agent/sdnotify"
 )
 
 func init() {
@@ -55,11 +57,13 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 // setup is everything `run` and `apply --once` share: the source, the notes,
 // the device and the agent.
 type setup struct {
-	cfg    *config.Config
-	log    *zap.Logger
-	source *gitsource.Source
-	agent  *agent.Agent
-	close  func()
+	cfg     *config.Config
+	log     *zap.Logger
+	source  *gitsource.Source
+	agent   *agent.Agent
+	metrics *metrics.Metrics
+	obs     *observer
+	close   func()
 }
 
 func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
@@ -96,9 +100,14 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New(metrics.Options{Site: cfg.Site, Version: version, PollInterval: cfg.PollInterval.Duration})
+	obs := &observer{m: m, notes: own}
+	if rd, ok := dev.(*mikrotik.Device); ok {
+		obs.calls = func() int64 { return rd.Stats().RoundTrips }
+	}
 	host, _ := os.Hostname()
 	a := &agent.Agent{
-		Site: cfg.Site, Path: cfg.Path, Source: src, Device: dev, Prober: prober,
+		Site: cfg.Site, Path: cfg.Path, Source: timedSource{Source: src, m: m}, Device: dev, Prober: prober, Observer: obs,
 		Notes: &agent.GitNotebook{Own: own, Other: newStore},
 		Clock: agent.RealClock{}, Log: log,
 		Journal: agent.NewJournal(cfg.StateDir), States: agent.NewStateStore(cfg.StateDir),
@@ -106,7 +115,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		Margin:  cfg.Gate.DeadmanMargin.Duration,
 		Version: version, Host: host,
 	}
-	return &setup{cfg: cfg, log: log, source: src, agent: a, close: closeDev}, nil
+	return &setup{cfg: cfg, log: log, source: src, agent: a, metrics: m, obs: obs, close: closeDev}, nil
 }
 
 // newDevice picks the backend: a RouterOS router when [routeros] address
@@ -184,8 +193,21 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}()
 		defer srv.Close()
 	}
+	if s.cfg.Metrics.Listen != "" {
+		srv, err := s.metrics.Listen(s.cfg.Metrics.Listen)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "tether run: metrics: %v\n", err)
+			return 1
+		}
+		go func() { _ = srv.Serve(ctx) }()
+		s.log.Info("metrics listening", zap.String("step", "start"), zap.String("addr", srv.Addr().String()))
+	}
+	notify := sdnotify.FromEnv()
+	go s.obs.watchdog(ctx, notify, 2*(s.cfg.PollInterval.Duration+10*time.Minute))
 	s.log.Info("agent started", zap.String("step", "start"), zap.String("repo", gitsource.RedactURL(s.cfg.Repo)), zap.Duration("poll_interval", s.cfg.PollInterval.Duration))
+	_ = notify.Ready()
 	err = s.agent.Run(ctx, s.cfg.PollInterval.Duration, kick)
+	_ = notify.Stopping()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(env.stderr, "tether run: %v\n", err)
 		return 1

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"io/fs"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/metrics"
+	"github.com/tether-net/tether/agent/notes"
+	"github.com/tether-net/tether/agent/sdnotify"
+)
+
+// observer feeds the metrics endpoint and the systemd watchdog from the
+// agent's syncs.
+type observer struct {
+	m        *metrics.Metrics
+	notes    *notes.Store
+	calls    func() int64 // RouterOS API round trips so far; nil on Linux
+	lastCall int64
+	progress atomic.Int64 // unix nanos of the last completed sync
+}
+
+func (o *observer) Synced(out *agent.Outcome, err error) {
+	now := time.Now()
+	o.progress.Store(now.UnixNano())
+	if err == nil {
+		o.m.SyncOK(now)
+	}
+	if out != nil {
+		o.m.ObserveOutcome(out.Result, out.Finished.Sub(out.Started), out.GateDuration)
+		switch out.Result {
+		case agent.ResultApplied, agent.ResultUnchanged, agent.ResultRepaired:
+			o.m.SetRunning(out.Commit)
+		}
+	}
+	if n, err := o.notes.Pending(context.Background()); err == nil {
+		o.m.SetPendingNotes(n)
+	}
+	if o.calls != nil {
+		c := o.calls()
+		for ; o.lastCall < c; o.lastCall++ {
+			o.m.RouterOSCall(nil)
+		}
+	}
+}
+
+// watchdog pets systemd's watchdog while syncs keep completing; a loop
+// stuck for longer than stall stops petting and systemd restarts it.
+func (o *observer) watchdog(ctx context.Context, n *sdnotify.Notifier, stall time.Duration) {
+	every, err := sdnotify.WatchdogInterval()
+	if err != nil || every <= 0 || !n.Enabled() {
+		return
+	}
+	t := time.NewTicker(every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, o.progress.Load())) < stall {
+				_ = n.Watchdog()
+			}
+		}
+	}
+}
+
+// timedSource records how long each poll of the repo takes and whether it
+// failed.
+type timedSource struct {
+	agent.Source
+	m *metrics.Metrics
+}
+
+func (t timedSource) Check(ctx context.Context) (bool, plumbing.Hash, error) {
+	start := time.Now()
+	changed, head, err := t.Source.Check(ctx)
+	t.m.ObserveFetch(time.Since(start), err)
+	return changed, head, err
+}
+
+func (t timedSource) Tree(ctx context.Context, c plumbing.Hash, dir string) (fs.FS, error) {
+	return t.Source.Tree(ctx, c, dir)
+}
