@@ -78,6 +78,8 @@ type world struct {
 	work   string
 	sims   map[string]*rossim.Sim
 	agents map[string]*exec.Cmd
+	// gating receives "site commit" when an agent starts gating a commit.
+	gating chan string
 }
 
 func routerosDemo(ctx context.Context) error {
@@ -85,7 +87,7 @@ func routerosDemo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w := &world{dir: dir, bare: filepath.Join(dir, "net.git"), work: filepath.Join(dir, "work"), sims: map[string]*rossim.Sim{}, agents: map[string]*exec.Cmd{}}
+	w := &world{dir: dir, bare: filepath.Join(dir, "net.git"), work: filepath.Join(dir, "work"), sims: map[string]*rossim.Sim{}, agents: map[string]*exec.Cmd{}, gating: make(chan string, 16)}
 	defer w.close()
 
 	section("2. Two RouterOS routers (API simulators) and a config repo")
@@ -98,6 +100,19 @@ func routerosDemo(ctx context.Context) error {
 			return err
 		}
 		w.sims[site] = sim
+		// A router's scheduler runs on its own clock, API client or not.
+		go func() {
+			t := time.NewTicker(250 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					sim.Tick()
+				}
+			}
+		}()
 		fmt.Printf("  %-5s RouterOS %s API on %s (defconf state)\n", site, version, sim.Addr())
 	}
 	if err := w.git("", "init", "-q", "--bare", "-b", "main", w.bare); err != nil {
@@ -212,13 +227,43 @@ func routerosDemo(ctx context.Context) error {
 	out, _ := exec.Command("bin/tether", "status", "--config", filepath.Join(w.dir, "home.toml")).CombinedOutput()
 	fmt.Print(indent(string(out)))
 
-	section("7. The audit history: git log --notes='tether/*'")
+	section("7. The agent dies mid-gate: the router reverts itself")
+	broken := map[string]string{}
+	for k, v := range good {
+		broken[k] = v
+	}
+	broken["links/relay-home.toml"] = strings.Replace(good["links/relay-home.toml"], `import = ["::/0"]`, `import = ["2001:db8::/32"]`, 1)
+	c5, err := w.commit(broken, "home: import only 2001:db8::/32 (filter mistake)")
+	if err != nil {
+		return err
+	}
+	if err := w.waitGating(ctx, "home", c5); err != nil {
+		return err
+	}
+	_ = w.agents["home"].Process.Kill()
+	_ = w.agents["home"].Wait()
+	delete(w.agents, "home")
+	fmt.Println("  $ kill -9 <home agent>   (during its gate: the new filter drops ::/0, nothing would keep or revert it)")
+	if err := w.waitDeadman(ctx, "home"); err != nil {
+		return err
+	}
+	fmt.Println("  the router's one-shot scheduler fired at the deadline and ran tether's dead-man script: the old filter is back")
+	if err := w.startAgent(ctx, "home"); err != nil {
+		return err
+	}
+	if err := w.waitNotes(ctx, c5, "home", "relay"); err != nil {
+		return err
+	}
+	w.showNote(c5, "home")
+
+	section("8. The audit history: git log --notes='tether/*'")
 	if err := w.git(w.work, "fetch", "-q", "origin", "refs/notes/tether/*:refs/notes/tether/*"); err != nil {
 		return err
 	}
 	out, _ = exec.Command("bin/tether", "history", "--limit", "10", w.work).CombinedOutput()
 	fmt.Print(indent(string(out)))
 	out, _ = exec.Command("git", "-C", w.work, "log", "--notes=tether/*", "-1", "--format=%h %s%n%N", c3).CombinedOutput()
+	_ = c4
 	fmt.Print(indent(firstLines(string(out), 18)))
 	return nil
 }
@@ -240,7 +285,7 @@ func firstLines(s string, n int) string {
 
 // fastGate shortens the health gate so the demo runs in about a minute.
 func fastGate(networkTOML string) string {
-	return strings.Replace(networkTOML, "[health]", "[health]\n# demo: short gate (defaults: 120s deadline, 10s window)\n", 1)
+	return strings.Replace(networkTOML, "[health]", "[health]\n# demo: short gate and dead-man margin (defaults: 120s deadline, 10s window, 60s margin)\ndeadman_margin = \"5s\"", 1)
 }
 
 func exampleFiles() (map[string]string, error) {
@@ -366,13 +411,13 @@ format = "json"
 		return err
 	}
 	w.agents[site] = cmd
-	go narrate(site, stderr)
+	go narrate(site, stderr, w.gating)
 	fmt.Printf("  $ tether run --config %s.toml   (agent for %s, pid %d)\n", site, site, cmd.Process.Pid)
 	return nil
 }
 
 // narrate prints the agents' state transitions as a person wants them.
-func narrate(site string, r interface{ Read([]byte) (int, error) }) {
+func narrate(site string, r interface{ Read([]byte) (int, error) }, gating chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -399,6 +444,12 @@ func narrate(site string, r interface{ Read([]byte) (int, error) }) {
 			continue
 		}
 		fmt.Printf("    [%-5s %s] %s%s\n", site, commit, msg, detail)
+		if msg == "gating" {
+			select {
+			case gating <- site + " " + commit:
+			default:
+			}
+		}
 	}
 }
 
@@ -422,6 +473,47 @@ func (w *world) waitNotes(ctx context.Context, commit string, sites ...string) e
 		}
 	}
 	return nil
+}
+
+// waitGating waits until site's agent starts gating commit.
+func (w *world) waitGating(ctx context.Context, site, commit string) error {
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("%s never started gating %s", site, commit[:12])
+		case g := <-w.gating:
+			if g == site+" "+commit[:7] {
+				return nil
+			}
+		}
+	}
+}
+
+// waitDeadman waits until the router's dead-man scheduler has run and
+// removed itself.
+func (w *world) waitDeadman(ctx context.Context, site string) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		rows, _, err := w.sims[site].Exec("/system/scheduler/print", "=.proplist=name")
+		if err == nil && len(rows) == 0 {
+			rules, _, _ := w.sims[site].Exec("/routing/filter/rule/print", "=.proplist=chain,rule")
+			for _, r := range rules {
+				if r["chain"] == "bgp-in-chr-vps" {
+					fmt.Printf("  /routing/filter/rule chain=bgp-in-chr-vps rule=%q\n", r["rule"])
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the dead-man on %s did not fire", site)
 }
 
 func (w *world) showNote(commit, site string) {
