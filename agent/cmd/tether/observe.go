@@ -37,8 +37,10 @@ func (o *observer) Synced(out *agent.Outcome, err error) {
 			o.m.SetRunning(out.Commit)
 		}
 	}
-	if n, err := o.notes.Pending(context.Background()); err == nil {
-		o.m.SetPendingNotes(n)
+	if o.notes != nil {
+		if n, err := o.notes.Pending(context.Background()); err == nil {
+			o.m.SetPendingNotes(n)
+		}
 	}
 	if o.calls != nil {
 		c := o.calls()

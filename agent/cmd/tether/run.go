@@ -76,25 +76,36 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		return nil, err
 	}
 	log = log.With(zap.String("site", cfg.Site))
-	policyName := gitsource.SignNone
-	if cfg.Git.RequireSignatures {
-		policyName = gitsource.SignHead
-	}
-	src, err := gitsource.Open(ctx, gitsource.Config{
-		URL: cfg.Repo, Branch: cfg.Branch, StateDir: cfg.StateDir, Logger: log,
-		Auth:  gitsource.AuthConfig{SSHKeyFile: cfg.Git.SSHKeyFile, KnownHostsFile: cfg.Git.KnownHostsFile, TokenFile: cfg.Git.TokenFile, Username: cfg.Git.Username},
-		Trust: gitsource.TrustConfig{Policy: policyName, AllowedSignersFile: cfg.Git.AllowedSigners, PGPKeyRingFile: cfg.Git.PGPKeyring},
-	})
-	if err != nil {
-		return nil, err
-	}
-	newStore := func(site string) (*notes.Store, error) {
-		return notes.New(notes.Config{Repo: src.Repository(), Site: site, RemoteURL: cfg.Repo, Auth: src.Auth(),
-			AuthorName: cfg.Git.NotesAuthor, Logger: log})
-	}
-	own, err := newStore(cfg.Site)
-	if err != nil {
-		return nil, err
+	var (
+		src      agent.Source
+		gitSrc   *gitsource.Source
+		notebook agent.Notebook
+		own      *notes.Store
+	)
+	if isPlainDir(cfg.Repo) {
+		src = dirSource{dir: cfg.Repo}
+		log.Info("repo is a plain directory: no trust checks, notes or history", zap.String("step", "start"))
+	} else {
+		policyName := gitsource.SignNone
+		if cfg.Git.RequireSignatures {
+			policyName = gitsource.SignHead
+		}
+		gitSrc, err = gitsource.Open(ctx, gitsource.Config{
+			URL: cfg.Repo, Branch: cfg.Branch, StateDir: cfg.StateDir, Logger: log,
+			Auth:  gitsource.AuthConfig{SSHKeyFile: cfg.Git.SSHKeyFile, KnownHostsFile: cfg.Git.KnownHostsFile, TokenFile: cfg.Git.TokenFile, Username: cfg.Git.Username},
+			Trust: gitsource.TrustConfig{Policy: policyName, AllowedSignersFile: cfg.Git.AllowedSigners, PGPKeyRingFile: cfg.Git.PGPKeyring},
+		})
+		if err != nil {
+			return nil, err
+		}
+		newStore := func(site string) (*notes.Store, error) {
+			return notes.New(notes.Config{Repo: gitSrc.Repository(), Site: site, RemoteURL: cfg.Repo, Auth: gitSrc.Auth(),
+				AuthorName: cfg.Git.NotesAuthor, Logger: log})
+		}
+		if own, err = newStore(cfg.Site); err != nil {
+			return nil, err
+		}
+		src, notebook = gitSrc, &agent.GitNotebook{Own: own, Other: newStore}
 	}
 	dev, prober, closeDev, err := newDevice(cfg, cfgPath, log)
 	if err != nil {
@@ -108,14 +119,14 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	host, _ := os.Hostname()
 	a := &agent.Agent{
 		Site: cfg.Site, Path: cfg.Path, Source: timedSource{Source: src, m: m}, Device: dev, Prober: prober, Observer: obs,
-		Notes: &agent.GitNotebook{Own: own, Other: newStore},
+		Notes: notebook,
 		Clock: agent.RealClock{}, Log: log,
 		Journal: agent.NewJournal(cfg.StateDir), States: agent.NewStateStore(cfg.StateDir),
 		Gate:    agent.GateConfig{Deadline: cfg.Gate.Deadline.Duration, StableWindow: cfg.Gate.StableWindow.Duration},
 		Margin:  cfg.Gate.DeadmanMargin.Duration,
 		Version: version, Host: host,
 	}
-	return &setup{cfg: cfg, log: log, source: src, agent: a, metrics: m, obs: obs, close: closeDev}, nil
+	return &setup{cfg: cfg, log: log, source: gitSrc, agent: a, metrics: m, obs: obs, close: closeDev}, nil
 }
 
 // newDevice picks the backend: a RouterOS router when [routeros] address
@@ -160,11 +171,13 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		default:
 		}
 	}
-	go func() {
-		for range s.source.Watch(ctx) {
-			poke()
-		}
-	}()
+	if s.source != nil {
+		go func() {
+			for range s.source.Watch(ctx) {
+				poke()
+			}
+		}()
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

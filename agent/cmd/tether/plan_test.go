@@ -1,0 +1,86 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tether-net/tether/test/rossim"
+)
+
+// plan and apply --once against a RouterOS simulator, from a plain
+// directory: plan lists the changes, apply runs a gated transaction, and the
+// re-plan is empty.
+func TestPlanAndApplyOnce(t *testing.T) {
+	sim, err := rossim.New(rossim.Config{Version: "7.22.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	dir := t.TempDir()
+	net := filepath.Join(dir, "net")
+	write := func(name, content string) {
+		p := filepath.Join(net, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("network.toml", "name = \"one\"\n")
+	write("sites/home.toml", `platform = "routeros"
+routeros_version = "7.22.3"
+[[interface]]
+name = "bridge"
+role = "lan"
+[[wireguard]]
+name = "wg-remote"
+listen_port = 51820
+[[address]]
+interface = "wg-remote"
+address = "10.200.200.1/24"
+comment = "road warriors"
+`)
+	os.WriteFile(filepath.Join(dir, "pw"), nil, 0o600)
+	cfg := filepath.Join(dir, "agent.toml")
+	os.WriteFile(cfg, []byte(`repo = "`+net+`"
+site = "home"
+state_dir = "`+filepath.Join(dir, "state")+`"
+[routeros]
+address = "`+sim.Addr()+`"
+username = "admin"
+password_file = "`+filepath.Join(dir, "pw")+`"
+tls = false
+[gate]
+deadline = "5s"
+stable_window = "1s"
+[log]
+level = "error"
+`), 0o600)
+	out, stderr, code := run(t, "plan", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "2 to add") || !strings.Contains(out, "/interface/wireguard") {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = run(t, "apply", "--once", "--config", cfg)
+	if code != 0 || !strings.Contains(out, ": applied") {
+		t.Fatalf("apply --once: exit %d\n%s%s", code, out, stderr)
+	}
+	rows, _, _ := sim.Exec("/ip/address/print", "=.proplist=address,comment")
+	found := false
+	for _, r := range rows {
+		found = found || (r["address"] == "10.200.200.1/24" && r["comment"] == "tether: road warriors")
+	}
+	if !found {
+		t.Fatalf("address not on the router: %v", rows)
+	}
+	out, _, code = run(t, "plan", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "no changes") {
+		t.Fatalf("re-plan must be empty: exit %d\n%s", code, out)
+	}
+	if _, _, code := run(t, "apply", "--config", cfg); code != 2 {
+		t.Fatal("apply without --once must be refused")
+	}
+}
