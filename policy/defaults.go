@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Defaults used where neither the site, the link nor network.toml says otherwise.
 const (
@@ -183,6 +186,12 @@ func ruleFamily(r *FirewallRule) string {
 		return "ip"
 	case "icmpv6":
 		return "ipv6"
+	}
+	if a, err := netip.ParsePrefix(r.ToAddresses); err == nil {
+		return map[bool]string{true: "ip", false: "ipv6"}[a.Addr().Is4()]
+	}
+	if a, err := netip.ParseAddr(r.ToAddresses); err == nil {
+		return map[bool]string{true: "ip", false: "ipv6"}[a.Is4()]
 	}
 	return "both"
 }

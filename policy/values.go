@@ -272,12 +272,15 @@ func (m *PrefixMatch) UnmarshalText(b []byte) error {
 		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
 		z, err2 := strconv.Atoi(strings.TrimSpace(hi))
 		if !ok || err1 != nil || err2 != nil || a < p.Bits() || z < a || z > maxBits {
-			m.err = fmt.Errorf("%q: length range must be {min,max} with %d <= min <= max <= %d", s, p.Bits(), maxBits)
+			*m = PrefixMatch{err: fmt.Errorf("%q: length range must be {min,max} with %d <= min <= max <= %d", s, p.Bits(), maxBits)}
 			return nil
 		}
 		m.Min, m.Max = a, z
 	default:
 		m.err = fmt.Errorf("%q: unexpected %q after the prefix", s, rng)
+	}
+	if m.err != nil {
+		*m = PrefixMatch{err: m.err} // a bad match matches nothing
 	}
 	return nil
 }

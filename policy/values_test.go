@@ -167,3 +167,20 @@ func TestSuggestion(t *testing.T) {
 		t.Fatalf("got %q, want no suggestion", got)
 	}
 }
+
+func TestBadPrefixMatchMatchesNothing(t *testing.T) {
+	for _, in := range []string{"10.0.0.0/8{8,32}) || true", "10.0.0.0/8{4,8}"} {
+		var m PrefixMatch
+		_ = m.UnmarshalText([]byte(in))
+		if m.parseErr() == nil || m.Prefix.IsValid() || m.Contains(netip.MustParsePrefix("10.1.0.0/16")) {
+			t.Errorf("%q: a rejected match must hold nothing: %+v", in, m)
+		}
+	}
+}
+
+func TestRuleFamilyFromNATTarget(t *testing.T) {
+	r := &FirewallRule{Table: "nat", Chain: "dstnat", Action: "dst-nat", ToAddresses: "192.168.88.10"}
+	if got := ruleFamily(r); got != "ip" {
+		t.Fatalf("a dst-nat to an IPv4 address is an ip rule, got %q", got)
+	}
+}

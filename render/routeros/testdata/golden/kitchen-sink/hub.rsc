@@ -2,7 +2,6 @@
 # Items tether owns carry comment="tether: …"; tether never touches other items.
 # WireGuard private keys are generated on the router and stay there: none are in this file.
 # warning: firewall /ip/firewall/nat "masq to wg0": /ip/firewall/nat has no connection-state; not rendered
-# warning: firewall /ipv6/firewall/nat "https to admin host": to_addresses 192.168.60.10 is not ipv6; the rule is not rendered for ipv6
 # warning: router_advertisement on bridge: RouterOS /ipv6/nd sends no route information options; routes and route_preference are not rendered
 # warning: router_advertisement on bridge: RouterOS advertises prefixes of addresses with advertise=yes; fd00:61::/64 has no such address on bridge
 /routing table
