@@ -282,7 +282,7 @@ wg setconf %[2]s %[3]s
 wg show %[2]s public-key
 wg-quick down %[1]s
 `, p, iface, sync)
-		out, rc := run(t, 30*time.Second, "unshare", "-m", "-n", "sh", "-c", script)
+		out, rc := run(t, 30*time.Second, "unshare", "-m", "-n", "-p", "-f", "sh", "-c", script)
 		if rc != 0 {
 			t.Errorf("%s: wg-quick up / wg syncconf failed (rc %d):\n%s", f.label, rc, out)
 			continue
@@ -305,7 +305,7 @@ wg-quick down %[1]s
 	}
 	bad := writeTemp(t, "bad.conf", []byte("[Interface]\nListenPort = 51820\nBogusKey = 1\n"))
 	script := "mount -t tmpfs none /var/run/wireguard && wireguard-go wgbad && wg setconf wgbad " + bad
-	if _, rc := run(t, 20*time.Second, "unshare", "-m", "-n", "sh", "-c", script); rc == 0 {
+	if _, rc := run(t, 20*time.Second, "unshare", "-m", "-n", "-p", "-f", "sh", "-c", script); rc == 0 {
 		t.Error("wg setconf accepted a broken file")
 	}
 }
