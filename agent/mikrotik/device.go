@@ -292,6 +292,9 @@ func (d *Device) deadmanState(ctx context.Context, txn string) (deadman, error) 
 	return st, nil
 }
 
+// deadmanPolicy is what the dead-man script and its scheduler may do.
+const deadmanPolicy = "read,write,test"
+
 // arm creates the dead-man: the script first, then the one-shot scheduler
 // that runs it at the deadline in the router's own clock.
 func (d *Device) arm(ctx context.Context, txn string, undo *undoDoc, deadline time.Time) (string, error) {
@@ -301,14 +304,17 @@ func (d *Device) arm(ctx context.Context, txn string, undo *undoDoc, deadline ti
 	}
 	name := DeadmanName(txn)
 	src := deadmanScript(txn, undo, nil)
-	rep, err := d.c.run(ctx, "/system/script/add", "=name="+name, "=source="+src, "=comment=tether: dead-man "+txn)
+	// Scripts default to every policy, which a least-privilege API user
+	// (docs/routeros.md: read, write, api, test) may not grant; the
+	// dead-man needs only read and write.
+	rep, err := d.c.run(ctx, "/system/script/add", "=name="+name, "=source="+src, "=policy="+deadmanPolicy, "=comment=tether: dead-man "+txn)
 	if err != nil {
 		return "", fmt.Errorf("add script: %w", err)
 	}
 	ref := rep.Done["ret"]
 	_, err = d.c.run(ctx, "/system/scheduler/add", "=name="+name,
 		"=start-date="+at.Format("2006-01-02"), "=start-time="+at.Format("15:04:05"),
-		"=interval=0", "=on-event="+name, "=comment=tether: dead-man "+txn)
+		"=interval=0", "=on-event="+name, "=policy="+deadmanPolicy, "=comment=tether: dead-man "+txn)
 	if err != nil {
 		return "", fmt.Errorf("add scheduler: %w", err)
 	}
