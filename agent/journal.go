@@ -77,22 +77,30 @@ func (j *Journal) Clear() error {
 	return syncDir(filepath.Dir(j.path))
 }
 
-// writeFileSync replaces path atomically: temp file, fsync, rename, fsync dir.
+// writeFileSync replaces path atomically in the state dir (created 0700).
 func writeFileSync(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	return WriteFileAtomic(path, data, mode)
+}
+
+// WriteFileAtomic replaces name so a reader, or a crash, sees the old or the
+// new content and never a mix: a temp file in the same directory (which
+// must exist), its mode set before anything is written so a key-bearing
+// file is never readable by others, fsync, rename, fsync of the directory.
+func WriteFileAtomic(name string, content []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(name)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tether-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
+	if err := tmp.Chmod(mode.Perm()); err != nil {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := tmp.Write(content); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -103,7 +111,7 @@ func writeFileSync(path string, data []byte, mode fs.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), name); err != nil {
 		return err
 	}
 	return syncDir(dir)

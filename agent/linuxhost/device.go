@@ -562,42 +562,11 @@ func (d *Device) writeManifest(owned []ownedFile) error {
 	return writeAtomic(d.manifestPath(), append(b, '\n'), 0o600)
 }
 
-// writeAtomic writes a file so a reader (or a crash) sees either the old or
-// the new content, never a mix: temp file in the same directory, fsync,
-// rename, fsync of the directory.
+// writeAtomic writes a host file atomically (agent.WriteFileAtomic),
+// creating its directory like a package would (0755).
 func writeAtomic(name string, content []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tether-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	// Chmod before writing: a key-bearing file is never readable by others,
-	// not even for a moment.
-	if err := tmp.Chmod(mode.Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return err
-	}
-	if df, err := os.Open(dir); err == nil {
-		_ = df.Sync()
-		df.Close()
-	}
-	return nil
+	return agent.WriteFileAtomic(name, content, mode)
 }

@@ -123,35 +123,8 @@ func line(b *strings.Builder, path, verb, sel string, attrs []ros.Attr) {
 	b.WriteByte('\n')
 }
 
-// quote writes a RouterOS script string literal: double quotes, with \ "
-// and $ escaped (no variable substitution), newline, carriage return and
-// tab as \n \r \t, other control bytes as \HH.
-func quote(v string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(v) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '\\' || c == '"' || c == '$':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20 || c == 0x7f:
-			b.WriteByte('\\')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// quote writes a RouterOS script string literal: the renderer's quoting,
+// so the dead-man script and the .rsc view escape values alike.
+func quote(v string) string { return ros.Quote(v) }
 
 func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }

@@ -105,6 +105,10 @@ func quoteValue(v string) string {
 	return quoteAlways(v)
 }
 
+// Quote writes v as a RouterOS script string literal, always quoted, with
+// the escapes quoteValue uses. The device's dead-man script uses it too.
+func Quote(v string) string { return quoteAlways(v) }
+
 // quoteAlways quotes v unconditionally with the escapes quoteValue uses.
 func quoteAlways(v string) string {
 	var b strings.Builder
