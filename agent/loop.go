@@ -97,16 +97,21 @@ type Agent struct {
 	NewTxnID func() string
 	// Observer, when set, is told about every sync.
 	Observer Observer
+
+	// unpublished is set while recorded notes may not have reached the
+	// remote; Run retries publishing after every good sync until they have.
+	unpublished bool
 }
 
 // ErrPermanent marks failures that retrying the same commit cannot fix.
 var ErrPermanent = errors.New("permanent")
 
+// log is the agent's logger; every line carries the site.
 func (a *Agent) log() *zap.Logger {
 	if a.Log == nil {
 		return zap.NewNop()
 	}
-	return a.Log
+	return a.Log.With(zap.String("site", a.Site))
 }
 
 func (a *Agent) txnID() string {
@@ -146,7 +151,7 @@ func isQuarantined(st *State, c string) bool { _, q := st.Quarantined[c]; return
 
 // Process runs the transaction for one commit.
 func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, error) {
-	log := a.log().With(zap.String("site", a.Site), zap.String("commit", short(commit.String())))
+	log := a.log().With(zap.String("commit", short(commit.String())))
 	st, err := a.States.Load()
 	if err != nil {
 		return nil, err
@@ -224,7 +229,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	if margin == 0 {
 		margin = site.Health.DeadmanMargin.Duration
 	}
-	log := a.log().With(zap.String("site", a.Site), zap.String("commit", short(o.Commit)))
+	log := a.log().With(zap.String("commit", short(o.Commit)))
 	plan.TxnID = a.txnID()
 	o.TxnID, o.Summary, o.Changes = plan.TxnID, plan.Summary(), plan.Changes
 	checks := n.HealthChecks(a.Site)
@@ -337,7 +342,7 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 	if !e.Repair {
 		st.Quarantined[o.Commit] = Quarantine{Reason: e.Reason, At: o.Finished}
 	}
-	a.log().Info("reverted", zap.String("site", a.Site), zap.String("commit", short(o.Commit)), zap.String("step", "reverted"), zap.String("reason", e.Reason))
+	a.log().Info("reverted", zap.String("commit", short(o.Commit)), zap.String("step", "reverted"), zap.String("reason", e.Reason))
 	if err := a.finish(ctx, st, o); err != nil {
 		return o, err
 	}
@@ -347,7 +352,7 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 func (a *Agent) reject(ctx context.Context, st *State, o *Outcome, reason string, errs []string) (*Outcome, error) {
 	o.Result, o.Reason, o.Errors, o.Finished = ResultRejected, reason, errs, a.Clock.Now()
 	st.Rejected = o.Commit
-	a.log().Info("rejected", zap.String("site", a.Site), zap.String("commit", short(o.Commit)), zap.String("step", "rejected"), zap.String("reason", reason))
+	a.log().Info("rejected", zap.String("commit", short(o.Commit)), zap.String("step", "rejected"), zap.String("reason", reason))
 	return o, a.finish(ctx, st, o)
 }
 
@@ -362,12 +367,23 @@ func (a *Agent) finish(ctx context.Context, st *State, o *Outcome) error {
 	if err := a.States.Save(st); err != nil {
 		return err
 	}
-	if a.Notes != nil {
-		if err := a.Notes.Publish(ctx); err != nil {
-			a.log().Info("notes not published yet; will retry", zap.String("site", a.Site), zap.String("step", "publish"), zap.Error(err))
-		}
-	}
+	a.publish(ctx)
 	return nil
+}
+
+// publish pushes recorded notes; a failure leaves them local and marks
+// them for the next sync, so a note written while the remote was away
+// reaches it once it is back, even if nothing else happens.
+func (a *Agent) publish(ctx context.Context) {
+	if a.Notes == nil {
+		return
+	}
+	if err := a.Notes.Publish(ctx); err != nil {
+		a.unpublished = true
+		a.log().Info("notes not published yet; will retry", zap.String("step", "publish"), zap.Error(err))
+		return
+	}
+	a.unpublished = false
 }
 
 // Recover settles a transaction an earlier run left in flight, so the
@@ -381,7 +397,7 @@ func (a *Agent) Recover(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := a.log().With(zap.String("site", a.Site), zap.String("commit", short(e.Commit)))
+	log := a.log().With(zap.String("commit", short(e.Commit)))
 	o := &Outcome{TxnID: e.TxnID, Site: e.Site, Commit: e.Commit, Started: e.Started, Version: a.Version, Host: a.Host}
 	if e.Plan != nil {
 		o.Summary, o.Changes = e.Plan.Summary(), e.Plan.Changes
@@ -439,7 +455,7 @@ func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
 	}
 	if mode == "report" {
 		o.Result, o.Summary, o.Changes, o.Finished = ResultDrift, plan.Summary(), plan.Changes, a.Clock.Now()
-		a.log().Info("drift found (report only)", zap.String("site", a.Site), zap.String("commit", short(st.Running)), zap.String("step", "drift"), zap.Int("changes", len(plan.Changes)))
+		a.log().Info("drift found (report only)", zap.String("commit", short(st.Running)), zap.String("step", "drift"), zap.Int("changes", len(plan.Changes)))
 		return o, a.finish(ctx, st, o)
 	}
 	return a.transact(ctx, st, n, n, plan, o, GateInput{}, true)
@@ -528,8 +544,9 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 // retrying transient failures with jittered exponential backoff.
 func (a *Agent) Run(ctx context.Context, interval time.Duration, kick <-chan struct{}) error {
 	if _, err := a.Recover(ctx); err != nil {
-		a.log().Error("recovery failed", zap.String("site", a.Site), zap.Error(err))
+		a.log().Error("recovery failed", zap.Error(err))
 	}
+	a.unpublished = true // notes from an earlier run may be waiting
 	failures := 0
 	for {
 		wait := jitter(interval, 0.1)
@@ -537,13 +554,16 @@ func (a *Agent) Run(ctx context.Context, interval time.Duration, kick <-chan str
 		if a.Observer != nil {
 			a.Observer.Synced(o, err)
 		}
+		if err == nil && a.unpublished {
+			a.publish(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			failures++
 			wait = backoff(interval, failures)
-			a.log().Warn("sync failed; retrying", zap.String("site", a.Site), zap.Error(err), zap.Duration("retry_in", wait))
+			a.log().Warn("sync failed; retrying", zap.Error(err), zap.Duration("retry_in", wait))
 		} else {
 			failures = 0
 		}

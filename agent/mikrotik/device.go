@@ -125,7 +125,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", site, err)
 	}
-	d.log.Debug("planned", zap.String("site", site), zap.String("step", "plan"), zap.String("digest", p.Digest),
+	d.log.Debug("planned", zap.String("step", "plan"), zap.String("digest", p.Digest),
 		zap.Int("changes", len(p.Changes)), zap.Any("summary", p.Summary()))
 	return p, nil
 }

@@ -75,6 +75,8 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The agent adds the site to its own lines; everything else gets it here.
+	agentLog := log
 	log = log.With(zap.String("site", cfg.Site))
 	var (
 		src      agent.Source
@@ -120,7 +122,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	a := &agent.Agent{
 		Site: cfg.Site, Path: cfg.Path, Source: timedSource{Source: src, m: m}, Device: dev, Prober: prober, Observer: obs,
 		Notes: notebook,
-		Clock: agent.RealClock{}, Log: log,
+		Clock: agent.RealClock{}, Log: agentLog,
 		Journal: agent.NewJournal(cfg.StateDir), States: agent.NewStateStore(cfg.StateDir),
 		Gate:    agent.GateConfig{Deadline: cfg.Gate.Deadline.Duration, StableWindow: cfg.Gate.StableWindow.Duration},
 		Margin:  cfg.Gate.DeadmanMargin.Duration,
