@@ -8,6 +8,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/tether-net/tether/policy"
@@ -34,6 +35,11 @@ type Device interface {
 	// idempotent, so a restarted agent can call it from the journal.
 	Settle(ctx context.Context, p *Plan, keep bool) error
 }
+
+// ErrDeadmanFired is what Settle(keep) wraps when the device-side dead-man
+// already restored the prior state: the change is gone, whatever the gate
+// said, and the outcome to record is a revert.
+var ErrDeadmanFired = errors.New("the dead-man already restored the prior state")
 
 // Plan is a device's proposed change. Do and Undo are device-specific and
 // opaque to the loop; they are journaled so a restarted agent can settle a

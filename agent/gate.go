@@ -77,12 +77,20 @@ type GateInput struct {
 	// PeerReady reports whether the far end of a link has recorded its
 	// outcome for the commit.
 	PeerReady func(ctx context.Context, link string) bool
+	// Changed is when the device started applying; a handshake since then
+	// (less a second: RouterOS reports whole seconds) counts as fresh.
+	// Zero means the gate's own start.
+	Changed time.Time
 }
 
 // Run gates a change applied just before the call.
 func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 	checks, baseline, twoEnded, peerReady := in.Checks, in.Baseline, in.TwoEnded, in.PeerReady
 	start := g.Clock.Now()
+	changed := start
+	if !in.Changed.IsZero() {
+		changed = in.Changed.Add(-time.Second)
+	}
 	deadline := start.Add(g.Config.Deadline)
 	interval := g.Config.Interval
 	if interval <= 0 {
@@ -107,7 +115,7 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 			if i < len(results) {
 				r = results[i]
 			}
-			if in.Fresh[c.Name] && r.OK && !r.Since.IsZero() && r.Since.Before(start) {
+			if in.Fresh[c.Name] && r.OK && !r.Since.IsZero() && r.Since.Before(changed) {
 				r.OK = false
 				r.Evidence += "; no handshake since the change"
 			}

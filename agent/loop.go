@@ -246,6 +246,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	}
 	log.Info("applying", zap.String("step", string(StepApplying)), zap.String("digest", plan.Digest), zap.Time("deadline", e.Deadline))
 	applyStart := a.Clock.Now()
+	in.Changed = applyStart
 	if err := a.Device.Apply(ctx, plan, e.Deadline); err != nil {
 		log.Info("apply failed; reverting", zap.String("step", "apply-failed"), zap.Error(err))
 		e.Reason = "apply failed: " + err.Error()
@@ -278,7 +279,9 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	if err := a.Journal.Write(e); err != nil {
 		return nil, err
 	}
-	if err := a.Device.Settle(ctx, plan, true); err != nil {
+	if err := a.Device.Settle(ctx, plan, true); errors.Is(err, ErrDeadmanFired) {
+		return a.deadmanFired(ctx, st, e, o, prev)
+	} else if err != nil {
 		return nil, fmt.Errorf("disarm dead-man: %w", err)
 	}
 	o.Result = ResultApplied
@@ -317,6 +320,32 @@ func (a *Agent) baseline(ctx context.Context, gate *Gate, prev *policy.Network, 
 	return out
 }
 
+// settleProbe re-probes after a revert, giving tunnels and sessions a
+// bounded moment to come back so the note shows where health settled, not
+// the instant after the restore.
+func (a *Agent) settleProbe(ctx context.Context, checks []policy.Check) []CheckResult {
+	const tries, every = 8, 2 * time.Second
+	var res []CheckResult
+	for i := 0; i < tries; i++ {
+		res = a.Prober.Probe(ctx, checks)
+		healthy := true
+		for j, r := range res {
+			if checks[j].MustPass && !r.OK {
+				healthy = false
+			}
+		}
+		if healthy || i == tries-1 {
+			return res
+		}
+		select {
+		case <-ctx.Done():
+			return res
+		case <-a.Clock.After(every):
+		}
+	}
+	return res
+}
+
 // prevChecks are the checks of the state a revert returns to.
 func prevChecks(prev *policy.Network, site string) []policy.Check {
 	if prev == nil {
@@ -336,7 +365,7 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 		return nil, fmt.Errorf("revert: %w", err)
 	}
 	if checks != nil {
-		o.AfterRevert = a.Prober.Probe(ctx, checks)
+		o.AfterRevert = a.settleProbe(ctx, checks)
 	}
 	o.Result, o.Reason, o.Finished = ResultReverted, e.Reason, a.Clock.Now()
 	if !e.Repair {
@@ -386,6 +415,23 @@ func (a *Agent) publish(ctx context.Context) {
 	a.unpublished = false
 }
 
+// deadmanFired records a change the device-side dead-man undid before the
+// agent could keep it (the agent died or lost its path to the device past
+// the deadline). The gate passed, so the commit is not quarantined: the next
+// poll applies it again.
+func (a *Agent) deadmanFired(ctx context.Context, st *State, e *Entry, o *Outcome, prev *policy.Network) (*Outcome, error) {
+	o.Result, o.Finished = ResultReverted, a.Clock.Now()
+	o.Reason = "the device's dead-man restored the prior state before the agent could keep the change"
+	if checks := prevChecks(prev, a.Site); checks != nil {
+		o.AfterRevert = a.Prober.Probe(ctx, checks)
+	}
+	a.log().Info("dead-man fired before keep", zap.String("commit", short(o.Commit)), zap.String("step", "reverted"))
+	if err := a.finish(ctx, st, o); err != nil {
+		return o, err
+	}
+	return o, a.Journal.Clear()
+}
+
 // Recover settles a transaction an earlier run left in flight, so the
 // device never stays half-applied and no outcome goes unrecorded.
 func (a *Agent) Recover(ctx context.Context) (*Outcome, error) {
@@ -410,7 +456,9 @@ func (a *Agent) Recover(ctx context.Context) (*Outcome, error) {
 		log.Info("interrupted before apply; nothing to undo", zap.String("step", "recover"))
 		return nil, a.Journal.Clear()
 	case StepKeeping:
-		if err := a.Device.Settle(ctx, e.Plan, true); err != nil {
+		if err := a.Device.Settle(ctx, e.Plan, true); errors.Is(err, ErrDeadmanFired) {
+			return a.deadmanFired(ctx, st, e, o, nil)
+		} else if err != nil {
 			return nil, fmt.Errorf("finish interrupted transaction: %w", err)
 		}
 		o.Result, o.Finished = ResultApplied, a.Clock.Now()
@@ -461,9 +509,11 @@ func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
 	return a.transact(ctx, st, n, n, plan, o, GateInput{}, true)
 }
 
-// touchedPeers names the handshake checks of peers whose WireGuard
-// configuration the change alters (key, endpoint, allowed addresses, or a
-// peer that is new): those must handshake after the change to pass.
+// touchedPeers names the handshake checks of peers whose keys the change
+// alters (the peer's public key, this interface's own key, or a new peer):
+// only a key change makes WireGuard handshake again, so only those must
+// handshake after the change to pass. Endpoint, port or allowed-address
+// edits keep the session.
 func touchedPeers(prev, n *policy.Network, site string) map[string]bool {
 	old := map[string]string{}
 	if prev != nil {
@@ -481,12 +531,11 @@ func touchedPeers(prev, n *policy.Network, site string) map[string]bool {
 }
 
 func peerFingerprint(n *policy.Network, site string, p policy.WGPeer) string {
-	w := n.Sites[site].WireGuardInterface(p.Interface)
-	port := 0
-	if w != nil {
-		port = w.ListenPort
+	own := ""
+	if w := n.Sites[site].WireGuardInterface(p.Interface); w != nil {
+		own = w.PublicKey.String()
 	}
-	return fmt.Sprint(p.PublicKey, p.Endpoint, p.Allowed, port)
+	return p.PublicKey.String() + "/" + own
 }
 
 // twoEndedLinks names the links of this site whose far end the commit

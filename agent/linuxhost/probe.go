@@ -59,7 +59,9 @@ func (p *Prober) Probe(ctx context.Context, checks []policy.Check) []agent.Check
 				r.Evidence = err.Error()
 				break
 			}
-			r.OK, r.Evidence = handshakeResult(wg[c.Interface][c.PublicKey.String()], c, now())
+			st := wg[c.Interface][c.PublicKey.String()]
+			r.OK, r.Evidence = handshakeResult(st, c, now())
+			r.Since = st.handshake // the gate tells a handshake after the change from an old one
 		case policy.CheckBGP:
 			r.OK, r.Evidence = p.bgp(ctx, c)
 		case policy.CheckRoute:

@@ -20,7 +20,7 @@ import (
 
 // ErrDeadmanFired is returned by Settle(keep) when the dead-man reverted the
 // transaction before it could be kept.
-var ErrDeadmanFired = errors.New("the dead-man already reverted this transaction")
+var ErrDeadmanFired = fmt.Errorf("the host's dead-man timer reverted this transaction: %w", agent.ErrDeadmanFired)
 
 // Settle implements agent.Device. keep disarms the dead-man; !keep restores
 // the previous files and runtime state, then disarms. It only needs the

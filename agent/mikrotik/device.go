@@ -22,7 +22,7 @@ import (
 
 // ErrDeadmanFired says the router restored its prior state by itself: the
 // dead-man's deadline passed before the transaction was settled.
-var ErrDeadmanFired = errors.New("dead-man fired: the router reverted itself to the prior state")
+var ErrDeadmanFired = fmt.Errorf("the router ran its dead-man: %w", agent.ErrDeadmanFired)
 
 // Options configure a Device. Conn is required; the rest are seams.
 type Options struct {
