@@ -532,8 +532,13 @@ func touchedPeers(prev, n *policy.Network, site string) map[string]bool {
 
 func peerFingerprint(n *policy.Network, site string, p policy.WGPeer) string {
 	own := ""
-	if w := n.Sites[site].WireGuardInterface(p.Interface); w != nil {
-		own = w.PublicKey.String()
+	// A Linux site's own key comes from its key file, rotated with a new
+	// public key in the model; a RouterOS router keeps the key it generated
+	// whatever the model says, so its model key changes nothing locally.
+	if s := n.Sites[site]; s.Platform == "linux" {
+		if w := s.WireGuardInterface(p.Interface); w != nil {
+			own = w.PublicKey.String()
+		}
 	}
 	return p.PublicKey.String() + "/" + own
 }

@@ -340,3 +340,27 @@ func mapFiles(files map[string]string) fstest.MapFS {
 	}
 	return fsys
 }
+
+// A RouterOS router's own key in the model changes nothing on the router,
+// so it must not make its peers demand a fresh handshake; a peer's key does.
+func TestTouchedPeersFollowKeyChanges(t *testing.T) {
+	files := network(51821)
+	files["sites/relay.toml"] = strings.Replace(files["sites/relay.toml"], `platform = "linux"`, "platform = \"routeros\"\nrouteros_version = \"7.22.3\"", 1)
+	prev, problems := policy.Load(mapFiles(files), ".")
+	if problems.HasErrors() {
+		t.Fatal(problems.Err())
+	}
+	other := "qFHxTiebBi0iXyyKL7dKqLnMEyk/kcv90h4slzS9+lc="
+	ownKey := map[string]string{}
+	for k, v := range files {
+		ownKey[k] = v
+	}
+	ownKey["sites/relay.toml"] = strings.Replace(files["sites/relay.toml"], relayKey, other, 1)
+	next, _ := policy.Load(mapFiles(ownKey), ".")
+	if got := touchedPeers(prev, next, "relay"); len(got) != 0 {
+		t.Fatalf("the router's own model key changed nothing on the router: %v", got)
+	}
+	if got := touchedPeers(prev, next, "home"); !got["handshake wg0/relay"] {
+		t.Fatalf("home's peer got a new key and must handshake again: %v", got)
+	}
+}
