@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/rossim"
 )
 
@@ -83,4 +87,50 @@ level = "error"
 	if _, _, code := run(t, "apply", "--config", cfg); code != 2 {
 		t.Fatal("apply without --once must be refused")
 	}
+
+	// A transaction left in flight (the agent stopped while gating) is
+	// reverted by hand with tether revert, and recorded.
+	write("sites/home.toml", strings.Replace(mustRead(t, filepath.Join(net, "sites/home.toml")), "10.200.200.1/24", "10.200.201.1/24", 1))
+	s, err := newSetup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, head, _ := s.agent.Source.Check(context.Background())
+	fsys, _ := s.agent.Source.Tree(context.Background(), head, ".")
+	n, _ := policy.Load(fsys, ".")
+	p, err := s.agent.Device.Plan(context.Background(), n, "home")
+	if err != nil || p.Empty() {
+		t.Fatalf("plan: %v %+v", err, p)
+	}
+	p.TxnID = "handtest"
+	if err := s.agent.Journal.Write(&agent.Entry{TxnID: p.TxnID, Site: "home", Commit: head.String(), Step: agent.StepGating, Plan: p, Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.agent.Device.Apply(context.Background(), p, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	out, stderr, code = run(t, "revert", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "reverted") || !strings.Contains(out, "reverted by hand") {
+		t.Fatalf("revert: exit %d\n%s%s", code, out, stderr)
+	}
+	rows, _, _ = sim.Exec("/ip/address/print", "=.proplist=address")
+	for _, r := range rows {
+		if r["address"] == "10.200.201.1/24" {
+			t.Fatal("the reverted address is still on the router")
+		}
+	}
+	out, _, _ = run(t, "revert", "--config", cfg)
+	if !strings.Contains(out, "nothing to revert") {
+		t.Fatalf("a second revert has nothing to do: %s", out)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
