@@ -12,7 +12,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -409,22 +408,10 @@ func txnSnapshotDiff(a, b map[string]string) string {
 	return strings.Join(out, "\n")
 }
 
-// txnNoResolver makes the machine's DNS servers unreachable at once inside
-// a lab host (keepalived resolves the hostname; a timeout costs 5 s).
+// txnNoResolver makes DNS fail at once inside a lab host.
 func txnNoResolver(t *testing.T, ctx context.Context, h *lab.Host) {
 	t.Helper()
-	b, _ := os.ReadFile("/etc/resolv.conf")
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || f[0] != "nameserver" {
-			continue
-		}
-		a, err := netip.ParseAddr(f[1])
-		if err != nil || a.IsLoopback() {
-			continue
-		}
-		if _, err := h.Output(ctx, "ip", "route", "add", "unreachable", netip.PrefixFrom(a, a.BitLen()).String()); err != nil {
-			t.Fatal(err)
-		}
+	if err := h.BlockResolvers(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

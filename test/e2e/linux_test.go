@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,24 +115,12 @@ func keygen(t *testing.T, files map[string]string, site, dir, iface string) {
 	setKey(t, files, site, k.PublicKey().String())
 }
 
-// noResolver makes the machine's DNS servers fail at once inside a lab
-// host: keepalived resolves the hostname at start and at -t, and through
-// the lab's default route the query would time out only after 5s.
+// noResolver makes DNS fail at once inside a lab host (see
+// lab.Host.BlockResolvers).
 func noResolver(t *testing.T, ctx context.Context, h *lab.Host) {
 	t.Helper()
-	b, _ := os.ReadFile("/etc/resolv.conf")
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || f[0] != "nameserver" {
-			continue
-		}
-		a, err := netip.ParseAddr(f[1])
-		if err != nil || a.IsLoopback() {
-			continue
-		}
-		if _, err := h.Output(ctx, "ip", "route", "add", "unreachable", netip.PrefixFrom(a, a.BitLen()).String()); err != nil {
-			t.Fatal(err)
-		}
+	if err := h.BlockResolvers(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

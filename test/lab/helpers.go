@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -196,4 +197,27 @@ func (h *Host) BirdC(ctx context.Context, socket, cmd string) (string, error) {
 			bytes.TrimSpace(append(out, errb...)))
 	}
 	return string(out), nil
+}
+
+// BlockResolvers makes the machine's DNS servers fail at once inside the
+// host: daemons that resolve names at start (keepalived resolves the host
+// name) would otherwise wait out a query routed into the lab's underlay.
+// Traffic never leaves the namespaces either way; this only makes it fail
+// fast.
+func (h *Host) BlockResolvers(ctx context.Context) error {
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		a, err := netip.ParseAddr(f[1])
+		if err != nil || a.IsLoopback() {
+			continue
+		}
+		if _, err := h.Output(ctx, "ip", "route", "add", "unreachable", netip.PrefixFrom(a, a.BitLen()).String()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
