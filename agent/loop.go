@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"math"
 	mrand "math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -45,8 +46,9 @@ type Notebook interface {
 	Record(ctx context.Context, o *Outcome) error
 	// Publish pushes unpublished notes; failures are retried on later calls.
 	Publish(ctx context.Context) error
-	// Settled reports whether site has recorded an outcome for commit.
-	Settled(ctx context.Context, commit, site string) (bool, error)
+	// Result returns site's latest recorded result for commit, "" when it
+	// has recorded none (yet).
+	Result(ctx context.Context, commit, site string) (string, error)
 }
 
 // Outcome is one attempt at a commit, with its evidence.
@@ -196,19 +198,27 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	log.Info("planned", zap.String("step", "plan"), zap.String("digest", plan.Digest), zap.Int("changes", len(plan.Changes)))
 	if plan.Empty() {
+		log.Info("planned", zap.String("step", "plan"), zap.String("digest", plan.Digest), zap.Int("changes", 0))
 		o.Result, o.Finished = ResultUnchanged, a.Clock.Now()
 		st.Running = c
 		return o, a.finish(ctx, st, o)
 	}
+	twoEnded := a.twoEndedLinks(ctx, n, st.Running, commit)
+	if wait, halt := a.waitForWaves(ctx, n, c, twoEnded); halt != "" {
+		return a.reject(ctx, st, o, halt, nil)
+	} else if wait != "" {
+		log.Info("waiting for an earlier rollout wave", zap.String("step", "wave"), zap.String("reason", wait))
+		return nil, nil
+	}
+	log.Info("planned", zap.String("step", "plan"), zap.String("digest", plan.Digest), zap.Int("changes", len(plan.Changes)))
 	var prev *policy.Network
 	if st.Running != "" {
 		if p, problems, err := a.load(ctx, plumbing.NewHash(st.Running)); err == nil && !problems.HasErrors() && p.Sites[a.Site] != nil {
 			prev = p
 		}
 	}
-	in := GateInput{TwoEnded: a.twoEndedLinks(ctx, n, st.Running, commit), Fresh: touchedPeers(prev, n, a.Site)}
+	in := GateInput{TwoEnded: twoEnded, Fresh: touchedPeers(prev, n, a.Site)}
 	return a.transact(ctx, st, n, prev, plan, o, in, false)
 }
 
@@ -263,8 +273,8 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 			return false
 		}
 		side, _ := k.SideOf(a.Site)
-		ok, err := a.Notes.Settled(ctx, o.Commit, side.Remote.Site)
-		return err == nil && ok
+		r, err := a.Notes.Result(ctx, o.Commit, side.Remote.Site)
+		return err == nil && r != ""
 	}
 	in.Checks, in.Baseline, in.PeerReady = checks, baseline, peerReady
 	res := gate.Run(ctx, in)
@@ -543,12 +553,58 @@ func peerFingerprint(n *policy.Network, site string, p policy.WGPeer) string {
 	return p.PublicKey.String() + "/" + own
 }
 
-// twoEndedLinks names the links of this site whose far end the commit
-// also changed: the link file or the far site's file differs from the
-// running commit.
+// waitForWaves holds a commit back until every site of the earlier rollout
+// waves has recorded an outcome for it. It returns a reason to wait, or a
+// reason to halt when an earlier wave reverted or rejected the commit.
+// Sites joined to this one by a link the commit changes at both ends are
+// not waited for: that change has to land at both ends together, and the
+// gate coordinates it.
+func (a *Agent) waitForWaves(ctx context.Context, n *policy.Network, commit string, twoEnded map[string]bool) (wait, halt string) {
+	if a.Notes == nil {
+		return "", ""
+	}
+	mine := -1
+	for i, w := range n.Rollout.Waves {
+		if slices.Contains(w, a.Site) {
+			mine = i
+		}
+	}
+	coupled := map[string]bool{}
+	for _, side := range n.LinksOf(a.Site) {
+		if twoEnded[side.Link.Name] {
+			coupled[side.Remote.Site] = true
+		}
+	}
+	for i := 0; i < mine; i++ {
+		for _, site := range n.Rollout.Waves[i] {
+			if coupled[site] {
+				continue
+			}
+			r, err := a.Notes.Result(ctx, commit, site)
+			switch {
+			case err != nil:
+				return fmt.Sprintf("cannot read %s's note: %v", site, err), ""
+			case r == "":
+				return fmt.Sprintf("%s (wave %d) has not recorded this commit yet", site, i+1), ""
+			case r == ResultReverted || r == ResultRejected:
+				return "", fmt.Sprintf("rollout halted: %s (wave %d) %s this commit", site, i+1, r)
+			}
+		}
+	}
+	return "", ""
+}
+
+// twoEndedLinks names the links of this site whose far end the commit also
+// changes: the link file or the far site's file differs from the running
+// commit — or every link when nothing runs yet (a bootstrap brings up both
+// ends together).
 func (a *Agent) twoEndedLinks(ctx context.Context, n *policy.Network, running string, commit plumbing.Hash) map[string]bool {
+	out := map[string]bool{}
 	if running == "" {
-		return nil
+		for _, side := range n.LinksOf(a.Site) {
+			out[side.Link.Name] = true
+		}
+		return out
 	}
 	oldFS, err := a.Source.Tree(ctx, plumbing.NewHash(running), a.Path)
 	if err != nil {
@@ -563,7 +619,6 @@ func (a *Agent) twoEndedLinks(ctx context.Context, n *policy.Network, running st
 		nw, err2 := fs.ReadFile(newFS, name)
 		return err1 != nil || err2 != nil || !bytes.Equal(o, nw)
 	}
-	out := map[string]bool{}
 	for _, side := range n.LinksOf(a.Site) {
 		if differs(side.Link.File) || differs(n.Sites[side.Remote.Site].File) {
 			out[side.Link.Name] = true

@@ -65,7 +65,7 @@ type fakeNotes struct {
 	byCommit  map[string][]*Outcome
 	published int
 	failPush  bool
-	settled   map[string]bool // commit/site recorded by other sites
+	results   map[string]string // commit/site -> result recorded by other sites
 }
 
 func (n *fakeNotes) Record(_ context.Context, o *Outcome) error {
@@ -79,8 +79,8 @@ func (n *fakeNotes) Publish(context.Context) error {
 	n.published++
 	return nil
 }
-func (n *fakeNotes) Settled(_ context.Context, commit, site string) (bool, error) {
-	return n.settled[commit+"/"+site], nil
+func (n *fakeNotes) Result(_ context.Context, commit, site string) (string, error) {
+	return n.results[commit+"/"+site], nil
 }
 
 // fakeDevice holds one string of "configuration" derived from the model:
@@ -159,7 +159,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	h := &harness{
 		repo:  &fakeRepo{trees: map[plumbing.Hash]fstest.MapFS{}, untrust: map[plumbing.Hash]bool{}},
-		notes: &fakeNotes{byCommit: map[string][]*Outcome{}, settled: map[string]bool{}},
+		notes: &fakeNotes{byCommit: map[string][]*Outcome{}, results: map[string]string{}},
 		dev:   &fakeDevice{current: "51820"},
 		clock: &autoClock{now: time.Unix(1_700_000_000, 0)},
 	}
@@ -362,5 +362,44 @@ func TestTouchedPeersFollowKeyChanges(t *testing.T) {
 	}
 	if got := touchedPeers(prev, next, "home"); !got["handshake wg0/relay"] {
 		t.Fatalf("home's peer got a new key and must handshake again: %v", got)
+	}
+}
+
+func TestRolloutWaves(t *testing.T) {
+	h := newHarness(t)
+	withWaves := func(port int) map[string]string {
+		f := network(port)
+		f["network.toml"] = "name = \"t\"\n[rollout]\nwaves = [[\"relay\"], [\"home\"]]\n"
+		return f
+	}
+	// A bootstrap brings up both ends of every link together: no wait.
+	h.repo.push(withWaves(51821))
+	if o := h.sync(t); o == nil || o.Result != ResultApplied {
+		t.Fatalf("the first commit is not held back: %+v", o)
+	}
+	// A change only home's side sees waits for the earlier wave.
+	c1 := h.repo.push(withWaves(51823))
+	if o := h.sync(t); o != nil || h.dev.applies != 1 {
+		t.Fatalf("home (wave 2) must wait for relay (wave 1): %+v", o)
+	}
+	h.notes.results[c1.String()+"/relay"] = ResultUnchanged
+	if o := h.sync(t); o == nil || o.Result != ResultApplied || h.dev.current != "51823" {
+		t.Fatalf("once relay noted the commit, home applies it: %+v", o)
+	}
+	c2 := h.repo.push(withWaves(51822))
+	h.notes.results[c2.String()+"/relay"] = ResultReverted
+	o := h.sync(t)
+	if o == nil || o.Result != ResultRejected || !strings.Contains(o.Reason, "rollout halted: relay (wave 1) reverted") || h.dev.current != "51823" {
+		t.Fatalf("a commit reverted in an earlier wave must not roll on: %+v", o)
+	}
+	if o := h.sync(t); o != nil {
+		t.Fatalf("a halted commit is recorded once: %+v", o)
+	}
+	// A change to the link itself must land at both ends together: no wait.
+	f := withWaves(51821)
+	f["links/relay-home.toml"] = "description = \"v2\"\n" + network(51821)["links/relay-home.toml"]
+	h.repo.push(f)
+	if o := h.sync(t); o == nil || o.Result == ResultRejected {
+		t.Fatalf("a two-ended change is not held back by waves: %+v", o)
 	}
 }

@@ -29,15 +29,15 @@ func (g *GitNotebook) Record(ctx context.Context, o *Outcome) error {
 // Publish pushes unpublished notes; on failure they stay local.
 func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx) }
 
-// Settled fetches the notes and reports whether site has an outcome for commit.
-func (g *GitNotebook) Settled(ctx context.Context, commit, site string) (bool, error) {
+// Result fetches the notes and returns site's latest result for commit.
+func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, error) {
 	g.mu.Lock()
 	s, ok := g.others[site]
 	if !ok {
 		var err error
 		if s, err = g.Other(site); err != nil {
 			g.mu.Unlock()
-			return false, err
+			return "", err
 		}
 		if g.others == nil {
 			g.others = map[string]*notes.Store{}
@@ -46,18 +46,13 @@ func (g *GitNotebook) Settled(ctx context.Context, commit, site string) (bool, e
 	}
 	g.mu.Unlock()
 	if err := s.Fetch(ctx); err != nil {
-		return false, err
+		return "", err
 	}
 	n, err := s.Read(ctx, plumbing.NewHash(commit))
-	if err != nil || n == nil {
-		return false, err
+	if err != nil || n == nil || len(n.Attempts) == 0 {
+		return "", err
 	}
-	for _, a := range n.Attempts {
-		if a.Result == notes.Applied || a.Result == notes.Unchanged || a.Result == notes.Reverted {
-			return true, nil
-		}
-	}
-	return false, nil
+	return string(n.Attempts[len(n.Attempts)-1].Result), nil
 }
 
 // ToAttempt turns an outcome into the note's attempt table.

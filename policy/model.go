@@ -43,7 +43,7 @@ type Health struct {
 
 // Rollout orders sites into waves; a site waits for the previous wave's notes.
 type Rollout struct {
-	Waves [][]string `toml:"waves"` // validated; not enforced by the agents yet
+	Waves [][]string `toml:"waves"`
 	Drift string     `toml:"drift"` // "repair" (default) or "report"
 }
 

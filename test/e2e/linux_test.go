@@ -254,12 +254,15 @@ func TestLinuxULAMesh(t *testing.T) {
 		if a.Plan == nil || len(a.Plan.Lines) == 0 {
 			t.Errorf("relay's note has no plan:\n%s", describe(ns["relay"]))
 		}
-		// edge-a's own files carry its public key only as a bring-up
-		// check of the key file: depending on the renderer it is
-		// unchanged, or the typo'd key fails its bring-up and it reverts.
-		ea := wantResult(t, "edge-a", ns["edge-a"], notes.Unchanged, notes.Reverted)
+		// edge-a (wave 2) waits for the relay (wave 1), which reverted:
+		// the rollout halts there. (Without waves, the typo'd key would
+		// fail edge-a's own bring-up check and it would revert.)
+		ea := wantResult(t, "edge-a", ns["edge-a"], notes.Rejected, notes.Reverted)
+		if ea.Result == notes.Rejected && !strings.Contains(ea.Reason, "rollout halted: relay (wave 1) reverted") {
+			t.Errorf("edge-a rejected the commit for the wrong reason: %s", ea.Reason)
+		}
 		t.Logf("edge-a: %s %s", ea.Result, ea.Reason)
-		wantResult(t, "edge-b", ns["edge-b"], notes.Unchanged, notes.Applied)
+		wantResult(t, "edge-b", ns["edge-b"], notes.Unchanged, notes.Applied) // nothing to do: no wave wait
 		w, err := m.l.Host("relay").WGShow(sctx, "wgvpnr01")
 		if err != nil {
 			t.Fatal(err)
