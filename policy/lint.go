@@ -33,6 +33,7 @@ var LintRules = []LintRule{
 	{"TL014", "forwarding-drops-ra", SeverityWarning, "forwarding is on but accept_ra is not 2 on the upstream interface, so the host loses its own default route when the RA route expires"},
 	{"TL015", "duplicate-rule-comment", SeverityError, "two RouterOS rules in one chain share a comment, which tether uses to recognise them"},
 	{"TL016", "ra-prefix-outside-route", SeverityWarning, "a router advertisement announces a route for a covering prefix that does not contain the advertised /64, so hosts send the other sites' traffic elsewhere"},
+	{"TL017", "import-accepts-nothing-offered", SeverityWarning, "a BGP import filter accepts none of the prefixes the far end announces, so the session comes up and carries nothing"},
 }
 
 func lintName(id string) string {
@@ -288,6 +289,17 @@ func lintLink(n *Network, k *Link, l *loader) {
 			}
 		}
 		if x.bgp != nil {
+			if offered := offeredBy(k, x.key); len(offered) > 0 && len(x.bgp.Import) > 0 {
+				accepted := false
+				for _, p := range offered {
+					for _, m := range x.bgp.Import {
+						accepted = accepted || m.Contains(p)
+					}
+				}
+				if !accepted {
+					l.lintf(f, "bgp."+x.key+".import", "TL017", "%s's import filter accepts none of what %s announces (%v); the session would carry nothing", x.local.Site, x.other.Site, offered)
+				}
+			}
 			if len(x.bgp.Import) == 0 {
 				l.lintf(f, "bgp."+x.key+".import", "TL006", "%s has no import filter and would accept every route %s sends; list the prefixes to accept (e.g. import = [\"::/0\"])", x.local.Site, x.other.Site)
 			}
@@ -302,6 +314,28 @@ func lintLink(n *Network, k *Link, l *loader) {
 			}
 		}
 	}
+}
+
+// offeredBy is what the far end of key's side announces over the link's
+// session: its networks, plus the default route when it originates one.
+func offeredBy(k *Link, key string) []netip.Prefix {
+	other := "b"
+	if key == "b" {
+		other = "a"
+	}
+	far := bgpEnd(k, other)
+	if far == nil {
+		return nil
+	}
+	out := prefixes(far.Networks)
+	if far.DefaultOriginate {
+		if k.A.Address.Addr().Is4() {
+			out = append(out, netip.MustParsePrefix("0.0.0.0/0"))
+		} else {
+			out = append(out, netip.MustParsePrefix("::/0"))
+		}
+	}
+	return out
 }
 
 func bgpEnd(k *Link, key string) *BGPEnd {
