@@ -8,6 +8,12 @@
 // and being reverted at the site it broke, the next good commit applying,
 // and the history as Git notes. Everything lives in a temp dir that is
 // removed at the end; traffic stays on 127.0.0.1.
+//
+// Then, as root with the lab tools installed (see linux.go), it runs the
+// ula-mesh example on Linux: a relay and two edges in network namespaces
+// (test/lab), one agent inside each, converging from empty, a bad commit
+// reverted at the relay while the rollout halts, the next good commit
+// applied. Otherwise it says in one line why that part is skipped.
 package main
 
 import (
@@ -38,7 +44,10 @@ func main() {
 	start := time.Now()
 	validateExamples()
 	if err := routerosDemo(ctx); err != nil {
-		fatalf("demo failed: %v", err)
+		failed(ctx, "demo failed: %v", err)
+	}
+	if err := linuxDemo(ctx); err != nil {
+		failed(ctx, "demo failed (Linux part): %v", err)
 	}
 	fmt.Printf("\n== done in %s; nothing left behind ==\n", time.Since(start).Round(time.Second))
 }
@@ -46,6 +55,16 @@ func main() {
 func fatalf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// failed reports a failed demo, or an interrupted one (everything is
+// cleaned up by then).
+func failed(ctx context.Context, format string, args ...any) {
+	if ctx.Err() != nil {
+		fmt.Fprintln(os.Stderr, "\ndemo: interrupted; everything cleaned up")
+		os.Exit(130)
+	}
+	fatalf(format, args...)
 }
 
 func section(title string) { fmt.Printf("\n\033[1m== %s ==\033[0m\n", title) }
@@ -420,6 +439,7 @@ format = "json"
 func narrate(site string, r interface{ Read([]byte) (int, error) }, gating chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var prev string
 	for sc.Scan() {
 		var m map[string]any
 		if json.Unmarshal(sc.Bytes(), &m) != nil {
@@ -443,7 +463,13 @@ func narrate(site string, r interface{ Read([]byte) (int, error) }, gating chan<
 		if commit == "" && msg != "dead-man armed" && !strings.HasPrefix(msg, "settled") && !strings.HasPrefix(msg, "dead-man had fired") {
 			continue
 		}
-		fmt.Printf("    [%-5s %s] %s%s\n", site, commit, msg, detail)
+		// An agent repeats "waiting for an earlier rollout wave" every poll.
+		line := commit + " " + msg + detail
+		if line == prev {
+			continue
+		}
+		prev = line
+		fmt.Printf("    [%-6s %s] %s%s\n", site, commit, msg, detail)
 		if msg == "gating" {
 			select {
 			case gating <- site + " " + commit:
