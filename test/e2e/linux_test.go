@@ -126,22 +126,9 @@ func noResolver(t *testing.T, ctx context.Context, h *lab.Host) {
 
 // ping waits until from reaches dst from src (one echo per try).
 func (m *mesh) ping(ctx context.Context, from, src, dst string, within time.Duration) error {
-	h := m.l.Host(from)
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	var last string
-	err := lab.WaitFor(ctx, func() (bool, error) {
-		out, errb, code, err := h.Run(ctx, "ping", "-6", "-n", "-c", "1", "-W", "1", "-I", src, dst)
-		if err != nil {
-			return false, nil
-		}
-		last = strings.TrimSpace(string(out) + string(errb))
-		return code == 0, nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s: ping %s from %s: %w; last: %s", from, dst, src, err, last)
-	}
-	return nil
+	return m.l.Host(from).PingFrom(ctx, src, dst)
 }
 
 // pingBoth checks the edges reach each other's /64 through the relay.

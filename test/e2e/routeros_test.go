@@ -52,24 +52,11 @@ func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 		t.Cleanup(func() { _ = sim.Close() })
 		n.sims[site] = sim
 	}
-	// A real router's scheduler runs on its own: tick the simulators on the
-	// wall clock, so a dead-man fires without the test's help.
-	tickCtx, stopTick := context.WithCancel(context.Background())
-	t.Cleanup(stopTick)
-	go func() {
-		tk := time.NewTicker(250 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-tickCtx.Done():
-				return
-			case <-tk.C:
-				for _, s := range n.sims {
-					s.Tick()
-				}
-			}
-		}
-	}()
+	sims := make([]*rossim.Sim, 0, len(n.sims))
+	for _, s := range n.sims {
+		sims = append(sims, s)
+	}
+	tickOnWallClock(t, sims...)
 
 	files := exampleFiles(t, "cgnat-chr-relay")
 	fastHealth(t, files)
@@ -150,20 +137,47 @@ func (n *rosNet) stateDir(site string) string { return filepath.Join(n.dir, "sta
 
 func (n *rosNet) startROSAgent(site string) *agentProc {
 	n.t.Helper()
-	pw := filepath.Join(n.dir, "empty-password")
+	a := n.startAgent(site, routerOSAgentConfig(n.world, site, n.stateDir(site), n.sims[site].Addr()), n.start)
+	n.agents[site] = a
+	return a
+}
+
+// routerOSAgentConfig is the agent config for a router whose API is at
+// addr (plain API, the simulator's empty admin password).
+func routerOSAgentConfig(w *world, site, stateDir, addr string) string {
+	w.t.Helper()
+	pw := filepath.Join(w.dir, "empty-password")
 	if err := os.WriteFile(pw, nil, 0o600); err != nil {
-		n.t.Fatal(err)
+		w.t.Fatal(err)
 	}
-	cfg := n.agentConfig(site, n.stateDir(site), fmt.Sprintf(`[routeros]
+	return w.agentConfig(site, stateDir, fmt.Sprintf(`[routeros]
 address = %q
 username = "admin"
 password_file = %q
 tls = false
 timeout = "5s"
-`, n.sims[site].Addr(), pw))
-	a := n.startAgent(site, cfg, n.start)
-	n.agents[site] = a
-	return a
+`, addr, pw))
+}
+
+// tickOnWallClock runs the simulators' schedulers on the wall clock, as a
+// real router's run on their own, so a dead-man fires without the test.
+func tickOnWallClock(t *testing.T, sims ...*rossim.Sim) {
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go func() {
+		tk := time.NewTicker(250 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				for _, s := range sims {
+					s.Tick()
+				}
+			}
+		}
+	}()
 }
 
 // snapshot prints the owned configuration of a router that a revert must

@@ -46,10 +46,19 @@ func WaitFor(ctx context.Context, cond func() (bool, error)) error {
 // Ping sends single echo requests from the host to addr (IPv4 or IPv6)
 // until one is answered or ctx ends (DefaultWait if ctx has no deadline).
 // The error carries ping's last output.
-func (h *Host) Ping(ctx context.Context, addr string) error {
+func (h *Host) Ping(ctx context.Context, addr string) error { return h.PingFrom(ctx, "", addr) }
+
+// PingFrom is Ping with the echo requests sent from src (an address of the
+// host; "" lets the kernel choose).
+func (h *Host) PingFrom(ctx context.Context, src, addr string) error {
+	args := []string{"-n", "-c", "1", "-W", "1"}
+	if src != "" {
+		args = append(args, "-I", src)
+	}
+	args = append(args, addr)
 	var last string
 	err := WaitFor(ctx, func() (bool, error) {
-		out, errb, code, err := h.Run(ctx, "ping", "-n", "-c", "1", "-W", "1", addr)
+		out, errb, code, err := h.Run(ctx, "ping", args...)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, nil // let WaitFor report the timeout
@@ -60,6 +69,9 @@ func (h *Host) Ping(ctx context.Context, addr string) error {
 		return code == 0, nil
 	})
 	if err != nil {
+		if src != "" {
+			addr += " from " + src
+		}
 		return fmt.Errorf("lab: %s: ping %s: %w; last attempt: %s", h.name, addr, err, last)
 	}
 	return nil
