@@ -40,6 +40,14 @@
 //     connection's remote address/AS match a far end reached over a live
 //     tunnel; learned routes after the connection's input.filter chain;
 //     /ping and /tool/ping answers; connected routes for addresses.
+//   - Real dataplane (Config.Dataplane, package linuxdp): WireGuard
+//     interfaces and peers, addresses and static routes of table main are
+//     realised in a real stack (wireguard-go, ip) whenever the configuration
+//     changes; peers' last-handshake, rx, tx and current endpoint and /ping
+//     answers then come from it; BGP sessions stay modelled but need the
+//     real handshake. Firewall, bridge ports and VLAN tagging are not
+//     realised. A simulated router can so tunnel to real Linux hosts in a
+//     lab.
 //   - Time: an injected Clock; Advance steps a *ManualClock one second at a
 //     time and runs /system/scheduler jobs (one-shot start-date/start-time,
 //     startup, interval) whose on-event names a /system/script or is inline.
@@ -49,7 +57,8 @@
 //
 // What it does not do: no TLS (api-ssl), no MD5 challenge login, no
 // follow/listen prints, no `where`/`from` on print, no find command, no
-// outbound BGP announcements, no packet forwarding or firewall evaluation;
+// outbound BGP announcements, no firewall evaluation, no packet forwarding
+// without a Dataplane;
 // commands other than the ones above trap with "rossim: … not simulated".
 // Trap messages are modelled on RouterOS's but not guaranteed identical.
 //

@@ -91,7 +91,8 @@ func (s *Sim) Listener() net.Listener {
 	return s.ln
 }
 
-// Close stops listening, closes every connection and waits for handlers.
+// Close stops listening, closes every connection, waits for handlers and
+// closes the Dataplane, if any.
 func (s *Sim) Close() error {
 	s.netMu.Lock()
 	s.closed = true
@@ -107,7 +108,7 @@ func (s *Sim) Close() error {
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
-	return err
+	return errors.Join(err, s.closeDataplane())
 }
 
 // DropConnections closes every open API connection (the listener stays up),

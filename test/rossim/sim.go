@@ -30,6 +30,10 @@ type Config struct {
 	World World
 	// Faults injects failures (see Faults).
 	Faults Faults
+	// Dataplane, if set, realises the configuration in a real network stack
+	// and answers WireGuard peer state and pings from it (see Dataplane);
+	// nil: the world model alone answers.
+	Dataplane Dataplane
 	// Logf receives diagnostics (rejected scripts, unknown filter rules);
 	// default discards.
 	Logf func(format string, args ...any)
@@ -63,6 +67,7 @@ type Sim struct {
 	global   int64 // commands counted for Faults.DropAfterGlobal
 	depth    int   // nesting of running scripts
 	trapHits map[int]int
+	dp       dpState // used only when cfg.Dataplane is set
 
 	netMu   sync.Mutex
 	ln      net.Listener
@@ -107,6 +112,7 @@ func New(cfg Config) (*Sim, error) {
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
+	s.initDataplane()
 	s.initState(!cfg.Bare)
 	s.mu.Lock()
 	s.refresh(s.clock.Now())
@@ -257,7 +263,7 @@ func (s *Sim) exec(words []string) (reply, *Trap) {
 		return reply{}, trap
 	}
 	rep, trap := s.dispatch(c)
-	s.refresh(now)
+	s.refresh(s.clock.Now()) // a dataplane ping releases s.mu for seconds
 	return rep, trap
 }
 

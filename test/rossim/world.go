@@ -100,7 +100,12 @@ type derivedRow struct {
 // refresh recomputes world-derived state at now. Called with s.mu held
 // before and after every command and on every tick.
 func (s *Sim) refresh(now time.Time) {
-	s.refreshPeers(now)
+	if s.cfg.Dataplane != nil {
+		s.syncDataplane(now)
+		s.refreshPeersDataplane(now)
+	} else {
+		s.refreshPeers(now)
+	}
 	routes4, routes6 := s.connectedRoutes()
 	sessions, bgp4, bgp6 := s.refreshBGP(now)
 	s.syncDerived("/ip/route", append(routes4, bgp4...))
@@ -165,8 +170,13 @@ func (s *Sim) refreshPeers(now time.Time) {
 	}
 }
 
-// peerUp reports whether the peer has a live handshake right now.
+// peerUp reports whether the peer has a live handshake right now: a real
+// one when there is a dataplane, a simulated one otherwise.
 func (s *Sim) peerUp(p *item, now time.Time) bool {
+	if s.cfg.Dataplane != nil {
+		hs, ok := s.dp.hs[p.id]
+		return ok && now.Sub(hs) < handshakeLive
+	}
 	st := s.wg[p.id]
 	return st != nil && st.matching && !st.first.IsZero() && now.Sub(st.last) < 3*time.Minute
 }
@@ -313,7 +323,7 @@ func (s *Sim) bgpMatch(c *item, now time.Time) (far FarEnd, local netip.Addr, lo
 	}
 	for _, f := range s.world.FarEnds {
 		ta, err := netip.ParseAddr(f.TransitAddress)
-		if err != nil || ta != remote {
+		if err != nil || ta != remote || f.Down {
 			continue
 		}
 		for _, p := range s.tableFor("/interface/wireguard/peers").items {
@@ -402,7 +412,8 @@ func (s *Sim) refreshSingleton(menu string) {
 	}
 }
 
-// ping answers /ping and /tool/ping from the world model.
+// ping answers /ping and /tool/ping from the world model, or sends them
+// through the dataplane when there is one.
 func (s *Sim) ping(c *command) (reply, *Trap) {
 	for _, a := range c.args {
 		if !s.tree.HasArg(c.menu, "ping", a.k) {
@@ -424,6 +435,9 @@ func (s *Sim) ping(c *command) (reply, *Trap) {
 			return reply{}, badValue("count")
 		}
 		count = min(n, 100)
+	}
+	if s.cfg.Dataplane != nil {
+		return s.pingDataplane(c, addr, count)
 	}
 	up := s.reachable(addr)
 	var rep reply

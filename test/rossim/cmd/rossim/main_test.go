@@ -57,3 +57,17 @@ func TestRunStandalone(t *testing.T) {
 		t.Fatalf("state file: %v\n%.300s", err, b)
 	}
 }
+
+// TestDataplaneFlags: bad --dataplane and --link-names fail before anything
+// is touched.
+func TestDataplaneFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--dataplane", "bsd"},
+		{"--link-names", "ether1=eth0"},
+		{"--dataplane", "linux", "--link-names", "ether1"},
+	} {
+		if err := run(t.Context(), append([]string{"--listen", "127.0.0.1:0"}, args...), nil); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
