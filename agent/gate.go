@@ -104,6 +104,7 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 		peerWait = max(limit, 0)
 	}
 	var healthySince time.Time
+	lastFailing := "" // the latest failure, for a verdict reached on a healthy round
 	ready := map[string]bool{}
 	for {
 		now := g.Clock.Now()
@@ -159,19 +160,28 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 			}
 		} else {
 			healthySince = time.Time{}
+			if failing != "" {
+				lastFailing = failing
+			}
 		}
-		if !now.Before(deadline) {
+		// Judged after the round: a round of pings takes seconds, and one
+		// started just before the deadline must not be followed by another
+		// that runs into the device's dead-man.
+		if !g.Clock.Now().Before(deadline) {
 			reason := failing
-			if reason == "" {
+			switch {
+			case reason != "":
+			case waiting:
+				reason = "the far end of a two-ended change did not settle before the deadline"
+			case lastFailing != "":
+				reason = "not healthy for the stable window before the deadline; last failure: " + lastFailing
+			default:
 				reason = "checks were not healthy for the stable window before the deadline"
-				if waiting {
-					reason = "the far end of a two-ended change did not settle before the deadline"
-				}
 			}
 			return GateResult{Passed: false, Reason: reason, Checks: reports, Duration: now.Sub(start)}
 		}
 		wait := interval
-		if left := deadline.Sub(now); left < wait {
+		if left := deadline.Sub(g.Clock.Now()); left < wait {
 			wait = left
 		}
 		select {

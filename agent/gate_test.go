@@ -209,3 +209,54 @@ func TestGateDemandsAFreshHandshakeOnTouchedPeers(t *testing.T) {
 		t.Fatalf("an untouched peer may keep its old handshake: %+v", res)
 	}
 }
+
+// slowProber takes roundTime of the clock per round, like a round of
+// pings that go unanswered; ok says whether round call passes.
+type slowProber struct {
+	clock     *autoClock
+	roundTime time.Duration
+	calls     int
+	ok        func(call int) bool
+}
+
+func (p *slowProber) Probe(_ context.Context, checks []policy.Check) []CheckResult {
+	p.calls++
+	p.clock.now = p.clock.now.Add(p.roundTime)
+	out := make([]CheckResult, len(checks))
+	for i, c := range checks {
+		out[i] = CheckResult{Name: c.Name, OK: p.ok(p.calls), Evidence: "0/3 replies, 100% loss"}
+	}
+	return out
+}
+
+// A slow round started before the deadline is the last one: the gate must
+// not start another after the deadline, where it would run into the
+// device's dead-man (margin) and observe the device's own revert.
+func TestGateStopsAtTheDeadlineWithSlowProbes(t *testing.T) {
+	start := time.Unix(1000, 0)
+	clock := &autoClock{now: start}
+	p := &slowProber{clock: clock, roundTime: 6 * time.Second, ok: func(int) bool { return false }}
+	cfg := GateConfig{Deadline: 20 * time.Second, StableWindow: 3 * time.Second, Interval: 2 * time.Second}
+	g := &Gate{Prober: p, Clock: clock, Config: cfg}
+	res := g.Run(context.Background(), GateInput{Checks: checks("ping relay-transit"), Baseline: allOK(1)})
+	if res.Passed || !strings.Contains(res.Reason, "ping relay-transit: 0/3 replies") {
+		t.Fatalf("want a failure naming the check, got %+v", res)
+	}
+	// Rounds start at 0, 8 and 16s; the one ending at 22s is the last.
+	if over := clock.now.Sub(start); over > cfg.Deadline+p.roundTime || p.calls != 3 {
+		t.Fatalf("gate ran %d rounds and ended %s after the start (deadline %s, round %s)", p.calls, over, cfg.Deadline, p.roundTime)
+	}
+}
+
+// When the deadline comes during a healthy streak too short for the
+// stable window, the verdict names the failure that broke the streak.
+func TestGateReasonKeepsTheLastFailure(t *testing.T) {
+	clock := &autoClock{now: time.Unix(1000, 0)}
+	p := &slowProber{clock: clock, roundTime: time.Second, ok: func(call int) bool { return call >= 7 }}
+	cfg := GateConfig{Deadline: 20 * time.Second, StableWindow: 10 * time.Second, Interval: 2 * time.Second}
+	g := &Gate{Prober: p, Clock: clock, Config: cfg}
+	res := g.Run(context.Background(), GateInput{Checks: checks("ping relay-transit"), Baseline: allOK(1)})
+	if res.Passed || !strings.Contains(res.Reason, "last failure: ping relay-transit: 0/3 replies") {
+		t.Fatalf("want the last failure in the reason, got %+v", res)
+	}
+}
