@@ -19,7 +19,7 @@ type LintRule struct {
 var LintRules = []LintRule{
 	{"TL001", "routed-prefix-on-wan", SeverityError, "a routed prefix is configured as a connected prefix on a WAN interface; use a /128 (or /32) anchor and learn the aggregate over BGP"},
 	{"TL002", "endpoint-via-own-tunnel", SeverityWarning, "a WireGuard endpoint is reachable only through the tunnel it establishes; pin a route to it over the underlay"},
-	{"TL003", "ndppd-static-short-prefix", SeverityError, "ndppd's static method refuses prefixes shorter than /120; use auto"},
+	{"TL003", "ndppd-static-short-prefix", SeverityWarning, "ndppd's static method answers for every address of a prefix shorter than /120, assigned or not (ndppd warns \"Low prefix length\"), for a prefix that is not routed into a tunnel"},
 	{"TL004", "route-duplicates-allowed", SeverityError, "a route through a wg-quick interface duplicates what AllowedIPs already installs (RTNETLINK: File exists)"},
 	{"TL005", "tunnel-in-lan-list", SeverityWarning, "a tunnel interface is in the LAN interface list, exposing LAN-only services to the far end"},
 	{"TL006", "bgp-without-filter", SeverityError, "a BGP session has no import or no export filter"},
@@ -34,6 +34,7 @@ var LintRules = []LintRule{
 	{"TL015", "duplicate-rule-comment", SeverityError, "two RouterOS rules in one chain share a comment, which tether uses to recognise them"},
 	{"TL016", "ra-prefix-outside-route", SeverityWarning, "a router advertisement announces a route for a covering prefix that does not contain the advertised /64, so hosts send the other sites' traffic elsewhere"},
 	{"TL017", "import-accepts-nothing-offered", SeverityWarning, "a BGP import filter accepts none of the prefixes the far end announces, so the session comes up and carries nothing"},
+	{"TL018", "ndppd-solicits-into-wireguard", SeverityWarning, "ndppd's auto or iface method confirms each address by soliciting it on the interface the prefix routes to; through WireGuard (no link layer, multicast in no peer's allowed IPs) no answer comes back, so the proxy never answers upstream; use static"},
 }
 
 func lintName(id string) string {
@@ -97,10 +98,28 @@ func lintSite(n *Network, s *Site, l *loader) {
 			}
 		}
 	}
-	// TL003: ndppd static on short prefixes.
+	// TL003: ndppd static on short prefixes answers for unassigned
+	// addresses too. For a prefix routed whole into a tunnel that is what
+	// is wanted (TL018), so only other prefixes are warned about.
 	for i, x := range s.NDPProxy {
-		if x.Method == "static" && x.Prefix.IsValid() && x.Prefix.Bits() < 120 {
-			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].method", i), "TL003", "ndppd refuses static for %s (\"Low prefix length\"); use method = \"auto\", which answers for what the FIB routes elsewhere", x.Prefix)
+		if x.Method == "static" && x.Prefix.IsValid() && x.Prefix.Bits() < 120 && s.tunnelRouting(n, x.Prefix.Prefix) == "" {
+			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].method", i), "TL003", "ndppd will answer for every address of %s, assigned or not, and logs \"Low prefix length\"; where the prefix is on a link that does neighbour discovery, method = \"auto\" answers only for addresses in use", x.Prefix)
+		}
+	}
+	// TL018: auto and iface make ndppd solicit the target on the
+	// downstream interface and answer only when the target does. Measured
+	// in test/e2e (ndppd 0.2.5, wireguard-go): the solicitation to
+	// ff02::1:ffXX:XXXX is in no peer's allowed IPs and never leaves wg0.
+	for i, x := range s.NDPProxy {
+		if x.Method == "static" || !x.Prefix.IsValid() {
+			continue
+		}
+		via := x.Via
+		if x.Method != "iface" {
+			via = s.tunnelRouting(n, x.Prefix.Prefix)
+		}
+		if via != "" && s.wireguardOf(via) != nil {
+			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].method", i), "TL018", "%s routes into WireGuard interface %s, which carries no neighbour solicitations, so ndppd's %s method never confirms an address and never answers on %s; use method = \"static\"", x.Prefix, via, methodOrAuto(x.Method), x.Interface)
 		}
 	}
 	// TL014: forwarding turns RA processing off unless accept_ra = 2.
@@ -373,4 +392,31 @@ func lintEndpoint(n *Network, s *Site, k *Link, key string, local *LinkEnd, bgp 
 		}
 	}
 	l.lintf(k.File, key+".site", "TL002", "%s reaches endpoint %s only through %s, which this tunnel (%s) carries; add a [[route]] for %s/%d over the underlay", s.Name, ep, via, local.Interface, ep, ep.BitLen())
+}
+
+func methodOrAuto(m string) string {
+	if m == "" {
+		return "auto"
+	}
+	return m
+}
+
+// tunnelRouting names the WireGuard interface that carries prefix p at
+// this site: a peer whose allowed prefixes contain p (wg-quick and RouterOS
+// routes follow them) or a route whose gateway is the interface. Default
+// routes do not count: they say nothing about where p lives. "" if none.
+func (s *Site) tunnelRouting(n *Network, p netip.Prefix) string {
+	for _, peer := range n.WireGuardPeers(s.Name) {
+		for _, a := range peer.Allowed {
+			if a.Bits() > 0 && a.Bits() <= p.Bits() && a.Contains(p.Addr()) {
+				return peer.Interface
+			}
+		}
+	}
+	for _, r := range s.Routes {
+		if r.Dst.IsValid() && r.Dst.Bits() > 0 && r.Dst.Bits() <= p.Bits() && r.Dst.Contains(p.Addr()) && s.wireguardOf(r.Gateway) != nil {
+			return r.Gateway
+		}
+	}
+	return ""
 }

@@ -386,7 +386,7 @@ func TestBrokenRenderRefused(t *testing.T) {
 }
 
 // TestVultrNDPRelay applies vultr-ndp-relay's relay: the wg-quick interface,
-// the sysctls and ndppd with its auto rule.
+// the sysctls and ndppd with its static rule.
 func TestVultrNDPRelay(t *testing.T) {
 	lab.Require(t, labTools...)
 	ctx := testCtx(t, 60*time.Second)
@@ -422,7 +422,7 @@ func TestVultrNDPRelay(t *testing.T) {
 		t.Errorf("ndppd running = %v, %v", up, err)
 	}
 	conf, _ := os.ReadFile(filepath.Join(h.Dir(), "etc/ndppd.conf"))
-	if !strings.Contains(string(conf), "rule 2001:db8:1:1::/64 {\n\t\tauto") {
+	if !strings.Contains(string(conf), "rule 2001:db8:1:1::/64 {\n\t\tstatic") {
 		t.Errorf("ndppd.conf:\n%s", conf)
 	}
 	if out := s.out(t, ctx, "nft", "list", "table", "inet", "tether"); !strings.Contains(out, `oifname "wg0" accept`) {

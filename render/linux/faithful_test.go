@@ -49,7 +49,7 @@ func TestFaithfulVultrRelay(t *testing.T) {
 	nd := file(t, n, "vps", NdppdPath)
 	mustContain(t, "ndppd", nd, "proxy enp1s0 {\n\trule 2001:db8:1:1::/64 {\n\t\tauto\n\t}\n}")
 	if strings.Contains(nd, "static") {
-		t.Error("ndppd uses static, which 0.2.4 refuses for a /64")
+		t.Error("ndppd uses static; the write-up's rule is auto")
 	}
 	sc := file(t, n, "vps", SysctlPath)
 	mustContain(t, "sysctl", sc, "net.ipv6.conf.enp1s0.accept_ra = 2\n", "net.ipv6.conf.enp1s0.proxy_ndp = 1\n", "net.ipv6.conf.all.forwarding = 1\n")

@@ -22,8 +22,13 @@ var ndpTools = []string{"git", "wg-quick", "wireguard-go", "wg", "nft", "ndppd",
 
 var ndpSites = []string{"vultr", "home"}
 
-// homeLAN is the home router's address in the reserved /64 (on its bridge).
-const homeLAN = "2001:db8:1:1::1"
+// homeLAN is the home router's address in the reserved /64 (on its bridge);
+// inetAddr, the lab router's end of its link to vultr, stands in for the
+// internet.
+const (
+	homeLAN  = "2001:db8:1:1::1"
+	inetAddr = "2001:db8:1::1"
+)
 
 // ndpRelay is repo-example/vultr-ndp-relay in a lab: a Linux VPS ("vultr",
 // its NIC named enp1s0 as in the write-up) relaying a reserved /64 over
@@ -85,13 +90,10 @@ func newNDPRelay(t *testing.T, ctx context.Context) *ndpRelay {
 		t.Fatal("sites/vultr.toml: the sshd hardening block moved")
 	}
 	f["sites/vultr.toml"] = vf[:i] + vf[j:]
-	// "The internet" is the lab's inet router, never a real address. The
-	// probe stays optional, as in the example: its reply needs vultr's
-	// ndppd to answer inet's neighbour solicitation for the reserved /64,
-	// and ndppd's "auto" method validates each target with a solicitation
-	// into wg0 that WireGuard's cryptokey routing drops (ff02::1:ff00:1 is
-	// in no peer's allowed IPs), so in this lab it never answers.
-	inetAddr := "2001:db8:1::1" // inet's end of the link to vultr (lab.Star)
+	// "The internet" is the lab's inet router, never a real address. Home's
+	// optional probe pings it from the LAN address, so its reply comes back
+	// only if vultr's ndppd answers inet's neighbour solicitation for the
+	// reserved /64 on enp1s0: the write-up's return path.
 	replace(t, f, "sites/home.toml", `target = "2606:4700:4700::1111"`, fmt.Sprintf("target = %q", inetAddr))
 	keygen(t, f, "vultr", vultr.Path("keys"), "wg0")
 	for _, c := range []struct {
@@ -212,6 +214,12 @@ func TestRouterOSBehindLinuxRelay(t *testing.T) {
 	r.bootstrap(t)
 	t.Logf("converged from empty in %s", time.Since(start).Round(time.Second))
 	r.reachHome(t, ctx, 20*time.Second)
+	// The reserved /64 end to end: from the home LAN address to "the
+	// internet" and back through vultr's NDP proxy (static; see TL018).
+	if err := pingFrom(ctx, r.l.Host("home"), homeLAN, inetAddr, 20*time.Second); err != nil {
+		r.dump(t, ctx)
+		t.Fatalf("the return path through the NDP proxy: %v", err)
+	}
 	before := snapshot(t, r.sim)
 
 	// 1. The agent reverts: home sends only global unicast to the relay,
