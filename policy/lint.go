@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // LintRule documents one lint check. IDs are stable: tooling and people
@@ -35,6 +36,7 @@ var LintRules = []LintRule{
 	{"TL016", "ra-prefix-outside-route", SeverityWarning, "a router advertisement announces a route for a covering prefix that does not contain the advertised /64, so hosts send the other sites' traffic elsewhere"},
 	{"TL017", "import-accepts-nothing-offered", SeverityWarning, "a BGP import filter accepts none of the prefixes the far end announces, so the session comes up and carries nothing"},
 	{"TL018", "ndppd-solicits-into-wireguard", SeverityWarning, "ndppd's auto or iface method confirms each address by soliciting it on the interface the prefix routes to; through WireGuard (no link layer, multicast in no peer's allowed IPs) no answer comes back, so the proxy never answers upstream; use static"},
+	{"TL019", "deadman-margin-under-probe-round", SeverityWarning, "the dead-man margin is shorter than one round of the site's health checks, so the device may revert itself while the gate's last round still runs and the note shows the device's revert instead of the failure"},
 }
 
 func lintName(id string) string {
@@ -120,6 +122,24 @@ func lintSite(n *Network, s *Site, l *loader) {
 		}
 		if via != "" && s.wireguardOf(via) != nil {
 			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].method", i), "TL018", "%s routes into WireGuard interface %s, which carries no neighbour solicitations, so ndppd's %s method never confirms an address and never answers on %s; use method = \"static\"", x.Prefix, via, methodOrAuto(x.Method), x.Interface)
+		}
+	}
+	// TL019: the gate judges its deadline after each round of checks, so
+	// the last round may end up to one round after the deadline; the
+	// device's own revert must not come first.
+	if round := probeRound(s.Platform, n.HealthChecks(s.Name)); round > 0 {
+		if margin := s.Health.DeadmanMargin.Duration; margin > 0 && margin < round+deadmanSlack {
+			file, path := f, "health"
+			for _, cand := range []string{f, "network.toml"} {
+				if ps := l.pos[cand]; ps != nil {
+					if _, ok := ps.lookup("health.deadman_margin"); ok {
+						file, path = cand, "health.deadman_margin"
+						break
+					}
+				}
+			}
+			atLeast := (round + deadmanSlack + time.Second - 1).Truncate(time.Second)
+			l.lintf(file, path, "TL019", "%s: deadman_margin %s is shorter than one round of its health checks (~%s) plus %s to revert; make it at least %s", s.Name, margin, round.Round(time.Second), deadmanSlack, atLeast)
 		}
 	}
 	// TL014: forwarding turns RA processing off unless accept_ra = 2.
@@ -419,4 +439,33 @@ func (s *Site) tunnelRouting(n *Network, p netip.Prefix) string {
 		}
 	}
 	return ""
+}
+
+// deadmanSlack is what the agent needs after a failed gate to revert and
+// confirm before the device-side dead-man would.
+const deadmanSlack = 5 * time.Second
+
+// probeRound estimates the worst case of one round of checks: unanswered
+// pings and TCP connects are what take time. RouterOS /tool/ping sends one
+// echo a second; the Linux prober pings at 0.2s and waits 2s for the last
+// reply; a TCP connect gives up after 3s (agent/mikrotik, agent/linuxhost).
+func probeRound(platform string, checks []Check) time.Duration {
+	var d time.Duration
+	for _, c := range checks {
+		count := c.Count
+		if count <= 0 {
+			count = 3
+		}
+		switch c.Kind {
+		case CheckPing:
+			if platform == "routeros" {
+				d += time.Duration(count+1) * time.Second
+			} else {
+				d += time.Duration(count)*200*time.Millisecond + 2*time.Second
+			}
+		case CheckTCP:
+			d += 3 * time.Second
+		}
+	}
+	return d
 }
