@@ -308,16 +308,7 @@ func fastGate(networkTOML string) string {
 }
 
 func exampleFiles() (map[string]string, error) {
-	out := map[string]string{}
-	err := filepath.WalkDir(example, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".toml") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(example, p)
-		out[rel] = string(b)
-		return err
-	})
+	out, err := readExample(example)
 	if err != nil {
 		return nil, err
 	}
