@@ -7,6 +7,21 @@
 // on what an operator sees: the devices' state, the traffic, and the notes
 // in refs/notes/tether/<site> of the remote, parsed with agent/notes.
 //
+// The scenarios of issue 8, by file:
+//
+//   - linux_test.go: ula-mesh in a lab — bootstrap from empty, a bad commit
+//     reverted where it breaks (the rollout halts behind it), the next good
+//     commit applied and the bad one never retried (1-3).
+//   - linux_bgp_test.go: a Linux relay and home with BIRD eBGP over
+//     WireGuard; a filter mistake reverted (4).
+//   - routeros_test.go: cgnat-chr-relay on two simulators — a BGP filter
+//     mistake (4), the router-side dead-man after the agent is SIGKILLed
+//     (5), the remote going away (6), an invalid commit (7).
+//   - routeros_relay_test.go: vultr-ndp-relay — a RouterOS home behind a
+//     real Linux relay; the simulator runs with a real dataplane
+//     (test/rossim/linuxdp) in its lab host, so the tunnel, the pings and
+//     the NDP proxy carry real packets; agent revert and router dead-man (5).
+//
 // Every scenario is bounded by a context deadline and removes what it
 // created. It does not test units of the agent (their own packages do) and
 // has no exported API: everything lives in the _test files.
