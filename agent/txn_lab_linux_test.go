@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,45 +21,22 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/gitsource"
 	"github.com/tether-net/tether/agent/linuxhost"
+	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/lab"
 )
 
-// txnDeadmanEnv makes the test binary act as `tether revert` when the
-// linuxhost dead-man re-executes it.
-const txnDeadmanEnv = "TETHER_TXN_TEST_DEADMAN"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(txnDeadmanEnv) == "1" {
-		os.Exit(txnDeadmanMain(os.Args[1:]))
-	}
+	// The detached dead-man re-executes this binary as `tether revert`.
+	linuxhosttest.MaybeRevert()
 	os.Exit(m.Run())
-}
-
-func txnDeadmanMain(args []string) int {
-	fl := flag.NewFlagSet("revert", flag.ContinueOnError)
-	stateDir := fl.String("state-dir", "", "")
-	txn := fl.String("txn", "", "")
-	fl.String("config", "", "")
-	if err := fl.Parse(args); err != nil {
-		return 2
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	log, _ := zap.NewDevelopment()
-	if err := linuxhost.Revert(ctx, *stateDir, *txn, linuxhost.Options{Log: log}); err != nil {
-		fmt.Fprintln(os.Stderr, "revert:", err)
-		return 1
-	}
-	return 0
 }
 
 var txnLabTools = []string{"wg-quick", "bird", "birdc", "nft", "radvd", "keepalived", "bash", "setsid", "sysctl", "ping", "git"}
@@ -159,7 +135,7 @@ func TestTxnLinuxRelay(t *testing.T) {
 			Root: h.Dir(), KeyDir: h.Path("keys"), StateDir: h.Path("state"), Runner: h,
 			Services: txnLabServices{Direct: linuxhost.Direct{Runner: h, Units: units}, root: h.Dir()},
 			Log:      zaptest.NewLogger(t).Named(name), DeadMan: linuxhost.DeadManDetached,
-			RevertCommand: []string{"env", txnDeadmanEnv + "=1", exe},
+			RevertCommand: linuxhosttest.RevertCommand(exe),
 		})
 	}
 	// The mesh as it runs before the agent takes over: the relay and

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -20,45 +19,20 @@ import (
 	"testing/fstest"
 	"time"
 
-	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/linuxhost"
+	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
 	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/lab"
 )
 
-// deadmanEnv makes the test binary act as `tether revert` when the
-// detached dead-man re-executes it (see TestMain).
-const deadmanEnv = "LINUXHOST_TEST_DEADMAN"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(deadmanEnv) == "1" {
-		os.Exit(deadmanMain(os.Args[1:]))
-	}
+	// The detached dead-man re-executes this binary as `tether revert`.
+	linuxhosttest.MaybeRevert()
 	os.Exit(m.Run())
-}
-
-// deadmanMain is `tether revert` in miniature: the same linuxhost.Revert,
-// run by the dead-man inside the lab host's namespaces.
-func deadmanMain(args []string) int {
-	fl := flag.NewFlagSet("revert", flag.ContinueOnError)
-	stateDir := fl.String("state-dir", "", "")
-	txn := fl.String("txn", "", "")
-	fl.String("config", "", "")
-	if err := fl.Parse(args); err != nil {
-		return 2
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	log, _ := zap.NewDevelopment()
-	if err := linuxhost.Revert(ctx, *stateDir, *txn, linuxhost.Options{Log: log}); err != nil {
-		fmt.Fprintln(os.Stderr, "revert:", err)
-		return 1
-	}
-	return 0
 }
 
 // labTools are what the Linux device runs in these tests.
@@ -284,7 +258,7 @@ func newSite(t *testing.T, h *lab.Host, name string, mod func(*linuxhost.Options
 		Services:      newLabServices(rec, h.Dir()),
 		Log:           zaptest.NewLogger(t).Named(name),
 		DeadMan:       linuxhost.DeadManDetached,
-		RevertCommand: []string{"env", deadmanEnv + "=1", exe},
+		RevertCommand: linuxhosttest.RevertCommand(exe),
 	}
 	if mod != nil {
 		mod(&o)
