@@ -242,19 +242,11 @@ func (m *meshWorld) build() error {
 // JSON log.
 func (m *meshWorld) startAgent(site string) error {
 	h := m.lab.Host(site)
-	cfg := fmt.Sprintf(`repo = %q
-branch = "main"
-site = %q
-state_dir = %q
-poll_interval = "1s"
-[linux]
+	path, err := writeAgentConfig(m.dir, m.bare, site, h.Path("state"), "1s", fmt.Sprintf(`[linux]
 root = %q
 key_dir = %q
-[log]
-format = "json"
-`, m.bare, site, h.Path("state"), h.Dir(), h.Path("keys"))
-	path := filepath.Join(m.dir, site+".toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+`, h.Dir(), h.Path("keys")))
+	if err != nil {
 		return err
 	}
 	p, err := h.Start(m.ctx, m.bin, "run", "--config", path)

@@ -391,13 +391,10 @@ func (w *world) commit(files map[string]string, msg string) (string, error) {
 
 func (w *world) startAgent(ctx context.Context, site string) error {
 	empty := filepath.Join(w.dir, "empty-password")
-	os.WriteFile(empty, nil, 0o600)
-	cfg := fmt.Sprintf(`repo = %q
-branch = "main"
-site = %q
-state_dir = %q
-poll_interval = "2s"
-[routeros]
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		return err
+	}
+	path, err := writeAgentConfig(w.dir, w.bare, site, filepath.Join(w.dir, "state-"+site), "2s", fmt.Sprintf(`[routeros]
 address = %q
 username = "admin"
 password_file = %q
@@ -405,11 +402,8 @@ tls = false
 [gate]
 deadline = "25s"
 stable_window = "3s"
-[log]
-format = "json"
-`, w.bare, site, filepath.Join(w.dir, "state-"+site), w.sims[site].Addr(), empty)
-	path := filepath.Join(w.dir, site+".toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+`, w.sims[site].Addr(), empty))
+	if err != nil {
 		return err
 	}
 	cmd := exec.Command("bin/tether", "run", "--config", path)
@@ -554,4 +548,20 @@ func (w *world) close() {
 		_ = s.Close()
 	}
 	_ = os.RemoveAll(w.dir)
+}
+
+// writeAgentConfig writes <dir>/<site>.toml, an agent config with JSON logs
+// and device (the [routeros] or [linux] section and any others), and
+// returns its path.
+func writeAgentConfig(dir, repo, site, stateDir, poll, device string) (string, error) {
+	cfg := fmt.Sprintf(`repo = %q
+branch = "main"
+site = %q
+state_dir = %q
+poll_interval = %q
+[log]
+format = "json"
+%s`, repo, site, stateDir, poll, device)
+	path := filepath.Join(dir, site+".toml")
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }

@@ -148,13 +148,8 @@ func (b *bgpRelay) pingUpstream(t *testing.T, ctx context.Context, within time.D
 func (b *bgpRelay) dump(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, site := range bgpSites {
-		for _, cmd := range [][]string{{"wg", "show"}, {"birdc", "-s", birdSocket, "show", "protocols", "all"},
-			{"birdc", "-s", birdSocket, "show", "route", "all"}, {"ip", "-6", "route"}} {
-			out, errb, _, _ := b.l.Host(site).Run(ctx, cmd[0], cmd[1:]...)
-			t.Logf("%s: %v:\n%s%s", site, cmd, out, errb)
-		}
-	}
+	dumpHosts(t, ctx, b.l, bgpSites, []string{"wg", "show"}, []string{"birdc", "-s", birdSocket, "show", "protocols", "all"},
+		[]string{"birdc", "-s", birdSocket, "show", "route", "all"}, []string{"ip", "-6", "route"})
 }
 
 // checkNamed returns the attempt's check called name.

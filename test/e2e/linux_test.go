@@ -124,11 +124,11 @@ func noResolver(t *testing.T, ctx context.Context, h *lab.Host) {
 	}
 }
 
-// ping waits until from reaches dst from src (one echo per try).
-func (m *mesh) ping(ctx context.Context, from, src, dst string, within time.Duration) error {
+// pingFrom waits until h reaches dst (from src, if set), one echo per try.
+func pingFrom(ctx context.Context, h *lab.Host, src, dst string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	return m.l.Host(from).PingFrom(ctx, src, dst)
+	return h.PingFrom(ctx, src, dst)
 }
 
 // pingBoth checks the edges reach each other's /64 through the relay.
@@ -136,7 +136,7 @@ func (m *mesh) pingBoth(t *testing.T, ctx context.Context, within time.Duration)
 	t.Helper()
 	start := time.Now()
 	for _, c := range [][2]string{{"edge-a", "edge-b"}, {"edge-b", "edge-a"}} {
-		if err := m.ping(ctx, c[0], siteNet[c[0]], siteNet[c[1]], within); err != nil {
+		if err := pingFrom(ctx, m.l.Host(c[0]), siteNet[c[0]], siteNet[c[1]], within); err != nil {
 			m.dump(t, ctx)
 			t.Fatal(err)
 		}
@@ -144,11 +144,21 @@ func (m *mesh) pingBoth(t *testing.T, ctx context.Context, within time.Duration)
 	t.Logf("edges reach each other's /64 through the relay (%s)", time.Since(start).Round(100*time.Millisecond))
 }
 
-// dump logs each host's tunnel, routes and firewall, for failures.
-func (m *mesh) dump(t *testing.T, ctx context.Context) {
-	for _, site := range meshSites {
-		for _, cmd := range [][]string{{"wg", "show"}, {"ip", "-6", "route"}, {"ip", "-6", "addr"}} {
-			out, errb, _, _ := m.l.Host(site).Run(ctx, cmd[0], cmd[1:]...)
+// dump logs each host's tunnel, routes and addresses, for failures.
+func (m *mesh) dump(t *testing.T, ctx context.Context) { dumpHosts(t, ctx, m.l, meshSites) }
+
+// labState is what dumpHosts shows of a host by default.
+var labState = [][]string{{"wg", "show"}, {"ip", "-6", "route"}, {"ip", "-6", "addr"}}
+
+// dumpHosts logs the output of cmds (labState if none) on each of sites,
+// for failures.
+func dumpHosts(t *testing.T, ctx context.Context, l *lab.Lab, sites []string, cmds ...[]string) {
+	if len(cmds) == 0 {
+		cmds = labState
+	}
+	for _, site := range sites {
+		for _, cmd := range cmds {
+			out, errb, _, _ := l.Host(site).Run(ctx, cmd[0], cmd[1:]...)
 			t.Logf("%s: %v:\n%s%s", site, cmd, out, errb)
 		}
 	}

@@ -184,20 +184,8 @@ func (r *ndpRelay) reachHome(t *testing.T, ctx context.Context, within time.Dura
 	}
 }
 
-// pingFrom waits until h reaches dst (from src, if set), one echo per try.
-func pingFrom(ctx context.Context, h *lab.Host, src, dst string, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	return h.PingFrom(ctx, src, dst)
-}
-
 func (r *ndpRelay) dump(t *testing.T, ctx context.Context) {
-	for _, site := range ndpSites {
-		for _, cmd := range [][]string{{"wg", "show"}, {"ip", "-6", "route"}, {"ip", "-6", "addr"}} {
-			out, errb, _, _ := r.l.Host(site).Run(ctx, cmd[0], cmd[1:]...)
-			t.Logf("%s: %v:\n%s%s", site, cmd, out, errb)
-		}
-	}
+	dumpHosts(t, ctx, r.l, ndpSites)
 	t.Logf("home router:\n%s", snapshot(t, r.sim))
 }
 

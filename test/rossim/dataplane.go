@@ -169,10 +169,6 @@ const (
 	// dataplaneRetry is the least time between attempts to apply a
 	// snapshot that failed.
 	dataplaneRetry = time.Second
-	// handshakeLive is how old a real handshake may be for the tunnel to
-	// count as up (WireGuard rekeys every 2 minutes while in use; a session
-	// is rejected after 3).
-	handshakeLive = 3 * time.Minute
 )
 
 // dpState is the simulator's side of the dataplane. Guarded by Sim.mu.

@@ -78,6 +78,10 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 // a live tunnel's last-handshake never grows past it.
 const handshakeEvery = 2 * time.Minute
 
+// handshakeLive is how old the last handshake may be for a tunnel to count
+// as up, simulated or real: WireGuard rejects a session after 3 minutes.
+const handshakeLive = 3 * time.Minute
+
 type peerState struct {
 	matching bool
 	since    time.Time // when the config started matching
@@ -178,7 +182,7 @@ func (s *Sim) peerUp(p *item, now time.Time) bool {
 		return ok && now.Sub(hs) < handshakeLive
 	}
 	st := s.wg[p.id]
-	return st != nil && st.matching && !st.first.IsZero() && now.Sub(st.last) < 3*time.Minute
+	return st != nil && st.matching && !st.first.IsZero() && now.Sub(st.last) < handshakeLive
 }
 
 func (s *Sim) peerMatches(p *item, far *FarEnd) bool {
