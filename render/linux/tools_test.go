@@ -227,10 +227,15 @@ var endpointHost = regexp.MustCompile(`(?m)^Endpoint = ([A-Za-z][A-Za-z0-9.-]*):
 
 // TestToolWireGuard checks each wg-quick file with `wg-quick strip`, then
 // brings it up for real with wg-quick and wireguard-go inside a private
-// network and mount namespace (a tmpfs on /var/run/wireguard, which network
-// namespaces share), with the key read from the key directory by PostUp,
+// network and mount namespace (a private tmpfs over /var/run, because
+// wireguard-go's socket directory is shared by all network namespaces), with the key read from the key directory by PostUp,
 // and finally feeds SyncConfig to `wg syncconf` and checks the key stayed.
 // checkedPub is the public key the rendered PostUp compares with.
+// privateRunDir gives a shell in a new mount namespace its own empty /var/run
+// with the directory wireguard-go puts its control sockets in; it must not
+// depend on a directory an earlier run left on the machine.
+const privateRunDir = "mount -t tmpfs none /var/run && mkdir /var/run/wireguard"
+
 var checkedPub = regexp.MustCompile(`(?m)(public-key\)" = )[A-Za-z0-9+/]{43}=$`)
 
 func TestToolWireGuard(t *testing.T) {
@@ -271,7 +276,7 @@ func TestToolWireGuard(t *testing.T) {
 			t.Fatal(err)
 		}
 		script := fmt.Sprintf(`set -e
-mount -t tmpfs none /var/run/wireguard
+`+privateRunDir+`
 ip link set lo up
 export WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go WG_HIDE_KEYS=never
 wg-quick up %[1]s
@@ -304,7 +309,7 @@ wg-quick down %[1]s
 		t.Error("wg-quick strip accepted a broken file name")
 	}
 	bad := writeTemp(t, "bad.conf", []byte("[Interface]\nListenPort = 51820\nBogusKey = 1\n"))
-	script := "mount -t tmpfs none /var/run/wireguard && wireguard-go wgbad && wg setconf wgbad " + bad
+	script := privateRunDir + " && wireguard-go wgbad && wg setconf wgbad " + bad
 	if _, rc := run(t, 20*time.Second, "unshare", "-m", "-n", "-p", "-f", "sh", "-c", script); rc == 0 {
 		t.Error("wg setconf accepted a broken file")
 	}

@@ -189,7 +189,7 @@ func TestWGQuick(t *testing.T) {
 		sp := filepath.Join(dir, "stripped.conf")
 		os.WriteFile(sp, stripped, 0o600)
 		dev := "tqp" + string(rune('a'+i%26))
-		script := "mount -t tmpfs none /var/run/wireguard && wireguard-go " + dev + " 2>/dev/null && wg setconf " + dev + " " + sp
+		script := "mount -t tmpfs none /var/run && mkdir /var/run/wireguard && wireguard-go " + dev + " 2>/dev/null && wg setconf " + dev + " " + sp
 		if out, err := exec.Command("unshare", "-m", "-n", "-p", "-f", "sh", "-c", script).CombinedOutput(); err != nil {
 			t.Errorf("%s/%s: wg setconf: %v\n%s", r.ex, r.peer, err, out)
 		}
