@@ -141,6 +141,10 @@ func (l *loader) decodeFile(name string, v any) bool {
 		return false
 	}
 	src := string(data)
+	if line, col, msg := checkShape(src); msg != "" {
+		l.add(Problem{File: name, Line: line, Col: col, Rule: "syntax", Severity: SeverityError, Message: msg})
+		return false
+	}
 	md, err := toml.Decode(src, v)
 	if err != nil {
 		var pe toml.ParseError

@@ -41,7 +41,7 @@ func (d dirSource) Check(ctx context.Context) (bool, plumbing.Hash, error) {
 		if err != nil {
 			return err
 		}
-		if !e.IsDir() && filepath.Ext(p) == ".toml" {
+		if e.Type().IsRegular() && filepath.Ext(p) == ".toml" {
 			names = append(names, p)
 		}
 		return nil
@@ -72,5 +72,5 @@ func (d dirSource) Verify(context.Context, plumbing.Hash, plumbing.Hash) error {
 
 // Tree ignores the commit: a plain directory has only its current state.
 func (d dirSource) Tree(_ context.Context, _ plumbing.Hash, dir string) (fs.FS, error) {
-	return os.DirFS(filepath.Join(d.dir, dir)), nil
+	return openConfigDir(filepath.Join(d.dir, dir))
 }

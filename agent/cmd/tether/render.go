@@ -78,7 +78,12 @@ func runRender(ctx context.Context, env *cliEnv, args []string) int {
 		return 2
 	}
 	dir := fs.Arg(0)
-	n, problems := policy.Load(os.DirFS(dir), ".")
+	fsys, err := openConfigDir(dir)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "tether render: %v\n", err)
+		return 1
+	}
+	n, problems := policy.Load(fsys, ".")
 	if problems.HasErrors() {
 		for _, p := range problems.Errors() {
 			fmt.Fprintf(env.stderr, "%s\n", filepath.Join(dir, p.String()))

@@ -83,7 +83,12 @@ func validateDir(dir string) validateResult {
 		r.Problems = append(r.Problems, policy.Problem{File: dir, Rule: "io", Severity: policy.SeverityError, Message: "not a directory"})
 		return r
 	}
-	n, problems := policy.Load(os.DirFS(dir), ".")
+	fsys, err := openConfigDir(dir)
+	if err != nil {
+		r.Problems = append(r.Problems, policy.Problem{File: dir, Rule: "io", Severity: policy.SeverityError, Message: err.Error()})
+		return r
+	}
+	n, problems := policy.Load(fsys, ".")
 	for i := range problems {
 		problems[i].File = filepath.Join(dir, problems[i].File)
 	}
