@@ -19,7 +19,7 @@ func TestHostileShapeRefused(t *testing.T) {
 		line int
 		want string
 	}{
-		"inline tables": {"# ok\nx = " + strings.Repeat("{a=", n) + "1" + strings.Repeat("}", n) + "\n", 2, "nested more than 16"},
+		"inline tables":    {"# ok\nx = " + strings.Repeat("{a=", n) + "1" + strings.Repeat("}", n) + "\n", 2, "nested more than 16"},
 		"arrays of tables": {"x = " + strings.Repeat("[{a=", n/2) + "1" + strings.Repeat("}]", n/2) + "\n", 1, "nested more than 16"},
 		"dotted key":       {strings.Repeat("a.", n) + "a = 1\n", 1, "more than 16 dotted parts"},
 		"table header":     {"\n\n[" + strings.Repeat("a.", n) + "a]\nb = 1\n", 3, "more than 16 dotted parts"},
