@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: help build test lint golden bench demo deb clean
+.PHONY: help build unit test lint golden bench demo deb clean
 
 help: ## show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -12,17 +12,25 @@ help: ## show the targets
 build: ## build bin/tether
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tether ./agent/cmd/tether
 
+unit: ## fast tier: every package with -race and -short (no root, no namespaces, no real daemons)
+	$(GO) test -count=1 -race -short -timeout 10m $(PKGS)
+
 test: build ## run the whole suite: unit, golden and (as root) network-namespace integration tests
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 45m $(PKGS)
 
-lint: ## gofmt check, go vet, and the rule that policy/ and render/ do no I/O
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE    := golang.org/x/tools/cmd/deadcode@v0.52.0
+
+lint: ## gofmt, go vet, staticcheck, unused and unreachable code, and the rule that policy/ and render/ do no I/O
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) -checks 'U1000' $(PKGS)
+	@out=$$($(GO) run $(DEADCODE) -test $(PKGS)); if [ -n "$$out" ]; then echo "unreachable code (delete it or wire it in):"; echo "$$out"; exit 1; fi
 	$(GO) test -count=1 -run TestPureImports ./test/arch/
 
 golden: ## rewrite golden files from the current renderers (review the diff like code)
-	$(GO) test -count=1 ./render/... ./policy/... -update
+	$(GO) test -count=1 ./render/... -update
 
 bench: ## run the benchmarks and print a table
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./policy/... ./render/... ./agent/... ./test/rossim/... | tee /tmp/tether-bench.txt | awk '/^Benchmark/ {printf "%-60s %14s %-6s %12s %-5s %10s %s\n", $$1, $$3, $$4, $$5, $$6, $$7, $$8}'

@@ -36,6 +36,9 @@ func need(t *testing.T, tool, pkg string) string {
 
 func needRoot(t *testing.T, why string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short (make unit): needs root: %s", why)
+	}
 	if os.Geteuid() != 0 {
 		t.Skipf("needs root: %s", why)
 	}

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,8 +8,6 @@ import (
 	"testing"
 	"testing/fstest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // archive is a minimal txtar: a comment header, then "-- name --" sections.
 type archive struct {

@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent"
-	"github.com/tether-net/tether/agent/config"
 	"github.com/tether-net/tether/policy"
 	ros "github.com/tether-net/tether/render/routeros"
 )
@@ -69,31 +67,6 @@ func New(o Options) *Device {
 	}
 	d.c = newClient(o.Conn, d.log)
 	return d
-}
-
-// ConnFromConfig turns the agent's [routeros] settings into a Conn,
-// reading the password file.
-func ConnFromConfig(rc config.RouterOS) (Conn, error) {
-	pw, err := config.ReadSecret(rc.PasswordFile)
-	if err != nil {
-		return Conn{}, fmt.Errorf("routeros password: %w", err)
-	}
-	c := Conn{
-		Address: rc.Address, Username: rc.Username, Password: pw,
-		TLS: rc.TLS == nil || *rc.TLS, CAFile: rc.CAFile, Fingerprint: rc.Fingerprint,
-		InsecureSkipVerify: rc.InsecureSkipVerify, Timeout: rc.Timeout.Duration,
-	}
-	if c.Address == "" {
-		return Conn{}, errors.New("routeros.address is required (host:port, 8729 for api-ssl)")
-	}
-	if _, _, err := splitHostPort(c.Address); err != nil {
-		port := "8729"
-		if !c.TLS {
-			port = "8728"
-		}
-		c.Address += ":" + port
-	}
-	return c, nil
 }
 
 // Close ends the API session.
@@ -377,12 +350,4 @@ func (d *Device) disarmState(ctx context.Context, st deadman) error {
 		}
 	}
 	return nil
-}
-
-func splitHostPort(a string) (string, string, error) {
-	i := strings.LastIndex(a, ":")
-	if i < 0 || strings.HasSuffix(a, "]") || (strings.Count(a, ":") > 1 && !strings.HasPrefix(a, "[")) {
-		return "", "", errors.New("no port")
-	}
-	return a[:i], a[i+1:], nil
 }

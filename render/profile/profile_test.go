@@ -161,6 +161,9 @@ var endpointHost = regexp.MustCompile(`(?m)^Endpoint = ([A-Za-z][A-Za-z0-9.-]*):
 // wg-quick strip the profile and wg setconf load it on a wireguard-go
 // device in a private network and mount namespace.
 func TestWGQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short (make unit): needs root and namespaces")
+	}
 	for _, tool := range []string{"wg", "wg-quick", "wireguard-go", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil || os.Geteuid() != 0 {
 			if os.Getenv("CI") == "true" {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 
@@ -258,10 +257,4 @@ func checkRSC(tree *rosschema.Tree, rsc []byte) []string {
 		}
 	}
 	return bad
-}
-
-func sortedCopy(xs []string) []string {
-	out := append([]string(nil), xs...)
-	sort.Strings(out)
-	return out
 }

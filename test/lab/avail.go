@@ -80,6 +80,9 @@ func Available(tools ...string) error {
 // setup is broken and the test fails instead of silently skipping.
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short (make unit): no network namespaces")
+	}
 	err := Available(tools...)
 	if err == nil {
 		return
