@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // config whose repo is a plain directory holding one site, home.
 func simAgent(t *testing.T, site string) (*rossim.Sim, string) {
 	t.Helper()
-	sim, err := rossim.New(rossim.Config{Version: "7.22.3"})
+	sim, err := rossim.New(rossim.Config{Version: "7.22.3", Password: "pw-for-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func simAgent(t *testing.T, site string) (*rossim.Sim, string) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pw"), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("pw-for-test\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "agent.toml")
@@ -101,5 +102,43 @@ comment = "LAN"
 	out, _, code = run(t, "adopt", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "nothing to adopt") {
 		t.Fatalf("second adopt: exit %d\n%s", code, out)
+	}
+}
+
+// doctor against a simulator over the plain API: the checklist marks the
+// plain API and the look-alike as failures with their fixes and exits 1;
+// --format json says the same; --capture writes the read-only sentences
+// with the password redacted.
+func TestDoctorCLI(t *testing.T) {
+	_, cfg := simAgent(t, `platform = "routeros"
+routeros_version = "7.22.3"
+[[interface]]
+name = "bridge"
+role = "lan"
+[[address]]
+interface = "bridge"
+address = "192.168.88.1/24"
+`)
+	out, stderr, code := run(t, "doctor", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "✓ login") || !strings.Contains(out, "✗ tls: plain API") ||
+		!strings.Contains(out, "✗ look-alikes: ip address 192.168.88.1/24 on bridge") || !strings.Contains(out, "fix: tether adopt") ||
+		!strings.Contains(out, "✓ dead-man") {
+		t.Fatalf("doctor: exit %d\n%s%s", code, out, stderr)
+	}
+	capture := filepath.Join(t.TempDir(), "capture.jsonl")
+	out, stderr, code = run(t, "doctor", "--config", cfg, "--format", "json", "--capture", capture)
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.OK || rep.Site != "home" {
+		t.Fatalf("doctor --format json: exit %d, %v\n%s%s", code, err, out, stderr)
+	}
+	b, err := os.ReadFile(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "pw-for-test") || !strings.Contains(string(b), `"=password=(redacted)"`) || !strings.Contains(string(b), "/system/resource/print") || strings.Contains(string(b), "/system/script/add") {
+		t.Fatalf("capture:\n%s", b)
+	}
+	if st, _ := os.Stat(capture); st.Mode().Perm() != 0o600 {
+		t.Fatalf("capture mode %v", st.Mode())
 	}
 }
