@@ -189,7 +189,7 @@ func (p *planner) lookalike(it *desired, claimed map[*row]bool) *Lookalike {
 		if r.owned || claimed[r] || r.attrs["dynamic"] == "true" || r.attrs["default"] == "true" || r.attrs["builtin"] == "true" {
 			continue
 		}
-		if k, _ := collisionKey(it.Path, it.Attrs, r.get); k != want {
+		if p.rowKey(it, r) != want {
 			continue
 		}
 		claimed[r] = true
@@ -207,6 +207,25 @@ func (p *planner) lookalike(it *desired, claimed map[*row]bool) *Lookalike {
 		return l
 	}
 	return nil
+}
+
+// rowKey is a live row's collision key for the declared item it, cached
+// per row where the key does not depend on the declared attributes (every
+// menu but the firewall), so a large first apply stays linear.
+func (p *planner) rowKey(it *desired, r *row) string {
+	if isFirewall(it.Path) && !strings.HasSuffix(it.Path, "/address-list") {
+		k, _ := collisionKey(it.Path, it.Attrs, r.get)
+		return k
+	}
+	if k, ok := p.rowKeys[r]; ok {
+		return k
+	}
+	k, _ := collisionKey(it.Path, nil, r.get)
+	if p.rowKeys == nil {
+		p.rowKeys = map[*row]string{}
+	}
+	p.rowKeys[r] = k
+	return k
 }
 
 // Lookalikes renders the site and returns the existing unowned items its

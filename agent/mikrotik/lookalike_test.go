@@ -192,3 +192,32 @@ func TestLookalikeKeys(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLookalikes1000: a 1,000-peer site whose peers all exist on the
+// router already, made by hand (a hub moved under tether): planning finds
+// 1,000 look-alikes, adopt takes them over.
+func BenchmarkLookalikes1000(b *testing.B) {
+	cfg := peersSite(1000, -1)
+	l := newLab(b, "7.22.3", true)
+	for _, it := range cfg.Items {
+		words := []string{it.Path + "/add"}
+		for _, a := range it.Attrs {
+			if a.Name == "comment" {
+				a.Value = "hand-made"
+			}
+			words = append(words, "="+a.Name+"="+a.Value)
+		}
+		l.exec(b, words...)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		p, err := l.dev.plan(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.lookalikes) != len(cfg.Items) {
+			b.Fatalf("%d look-alikes, want %d", len(p.lookalikes), len(cfg.Items))
+		}
+	}
+}

@@ -146,6 +146,7 @@ type planner struct {
 	// match would duplicate; claimed marks them so each is found once.
 	lookalikes []Lookalike
 	claimed    map[*row]bool
+	rowKeys    map[*row]string
 	plan       *agent.Plan
 }
 
