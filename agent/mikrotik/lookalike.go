@@ -28,6 +28,10 @@ type Lookalike struct {
 	// sets them.
 	Differs  []string `json:"differs,omitempty"`
 	Disabled bool     `json:"disabled,omitempty"`
+	// Other is set when the existing item is another kind of thing that
+	// holds the declared name (a bridge called like a WireGuard
+	// interface): it cannot be adopted, only renamed.
+	Other string `json:"other,omitempty"`
 
 	owner string // the declared item's ownership comment
 }
@@ -41,6 +45,9 @@ func (l Lookalike) String() string {
 	}
 	b.WriteString(")")
 	switch {
+	case l.Other != "":
+		b.WriteString(": RouterOS interface names are unique across all kinds; rename one of them")
+		return b.String()
 	case l.Disabled:
 		b.WriteString(": it is disabled; enable it and adopt it, or remove it from the router or from the site")
 	default:
@@ -228,6 +235,39 @@ func (p *planner) rowKey(it *desired, r *row) string {
 	return k
 }
 
+// otherInterfaces finds, for each WireGuard interface the plan adds, an
+// interface of another kind holding its name: RouterOS names interfaces
+// uniquely across kinds, so the add would be refused. It reads /interface
+// only when the plan adds a WireGuard interface.
+func (d *Device) otherInterfaces(ctx context.Context, p *planner) error {
+	for _, o := range p.do {
+		if o.Op != "add" || o.Path != "/interface/wireguard" {
+			continue
+		}
+		var name string
+		for _, a := range o.Attrs {
+			if a.Name == "name" {
+				name = a.Value
+			}
+		}
+		if name == "" || slices.ContainsFunc(p.lookalikes, func(l Lookalike) bool { return l.Path == o.Path && l.ID == o.ID }) {
+			continue
+		}
+		rep, err := d.c.run(ctx, "/interface/print", "=.proplist=.id,name,type,comment", "?name="+name)
+		if err != nil {
+			return fmt.Errorf("read /interface: %w", err)
+		}
+		for _, r := range rep.Re {
+			if r["type"] == "wg" {
+				continue // a WireGuard interface: /interface/wireguard's own look-alike
+			}
+			p.lookalikes = append(p.lookalikes, Lookalike{Path: "/interface", ID: o.ID, Ref: r[".id"], Comment: r["comment"],
+				What: fmt.Sprintf("interface %s (type %s)", name, r["type"]), Other: r["type"]})
+		}
+	}
+	return nil
+}
+
 // Lookalikes renders the site and returns the existing unowned items its
 // declared items would duplicate (empty when there are none).
 func (d *Device) Lookalikes(ctx context.Context, n *policy.Network, site string) ([]Lookalike, error) {
@@ -262,7 +302,7 @@ func (d *Device) AdoptPlan(ctx context.Context, n *policy.Network, site string) 
 	var menus []menuRead
 	var disabled []string
 	for _, l := range p.lookalikes {
-		if l.Disabled {
+		if l.Disabled || l.Other != "" {
 			disabled = append(disabled, l.String())
 			continue
 		}
@@ -278,7 +318,7 @@ func (d *Device) AdoptPlan(ctx context.Context, n *policy.Network, site string) 
 		}
 	}
 	if len(disabled) > 0 {
-		return nil, p.lookalikes, fmt.Errorf("adopt %s: refusing disabled look-alike(s):\n  %s", site, strings.Join(disabled, "\n  "))
+		return nil, p.lookalikes, fmt.Errorf("adopt %s: cannot adopt:\n  %s", site, strings.Join(disabled, "\n  "))
 	}
 	plan := &agent.Plan{Site: site, Digest: digest(cfg), TxnID: d.newTxnID(), Changes: chg}
 	if len(do) > 0 {

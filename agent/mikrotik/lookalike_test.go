@@ -221,3 +221,20 @@ func BenchmarkLookalikes1000(b *testing.B) {
 		}
 	}
 }
+
+// TestLookalikeOtherInterface: a bridge already called like a declared
+// WireGuard interface blocks the plan and cannot be adopted.
+func TestLookalikeOtherInterface(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, "7.22.3", false)
+	l.exec(t, "/interface/bridge/add", "=name=wg0", "=comment=hand-made")
+	n := defconfSite(t, "7.22.3")
+	n.Sites["home"].Addresses = nil
+	_, err := l.dev.Plan(ctx, n, "home")
+	if err == nil || !strings.Contains(err.Error(), "interface wg0 (type bridge) exists and is not tether's") || !strings.Contains(err.Error(), "rename one") {
+		t.Fatalf("plan: %v", err)
+	}
+	if _, _, err := l.dev.AdoptPlan(ctx, n, "home"); err == nil || !strings.Contains(err.Error(), "cannot adopt") {
+		t.Fatalf("adopt: %v", err)
+	}
+}

@@ -208,6 +208,9 @@ func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 	if err := p.diff(); err != nil {
 		return nil, err
 	}
+	if err := d.otherInterfaces(ctx, p); err != nil {
+		return nil, err
+	}
 	undo := undoDoc{Ops: p.inverse()}
 	for _, path := range p.order {
 		if p.touched(path) {
