@@ -31,6 +31,17 @@
 //     them: yes/no become true/false, "25" keep-alive becomes "25s", route
 //     destinations are masked; defaults (disabled=false, dynamic=false, …)
 //     are filled in.
+//   - Users (/user, /user/group, /user/active): the built-in groups read,
+//     write and full with the policies RouterOS prints ("...,!ftp,!write"),
+//     admin, and Config.User in Config.Group (a new group from
+//     Config.GroupPolicy, e.g. docs/routeros.md's api,read,write,test).
+//     Login needs the user, its password, its address= and the api policy.
+//     Every command is checked against the caller's policies (read to print,
+//     write to change, write+policy for /user, test to ping) and refused with
+//     "not enough permissions (9)"; a script or scheduler gets its creator
+//     as owner and at most the creator's policies; a scheduler runs with its
+//     own policy and refuses a script that asks for more, unless the script
+//     is dont-require-permissions.
 //   - Start state: RouterOS 7 defconf (ether1-5, bridge, WAN/LAN lists,
 //     192.168.88.1/24, the IPv4 and IPv6 defconf firewall with their exact
 //     comments, masquerade, bad_ipv6), or Config.Bare for no defconf.

@@ -24,8 +24,6 @@ var firewallDefaults = map[string]string{"disabled": "false", "dynamic": "false"
 
 var routeDefaults = map[string]string{"disabled": "false", "dynamic": "false", "inactive": "false", "active": "true", "static": "true", "distance": "1", "scope": "30", "target-scope": "10", "routing-table": "main"}
 
-var scriptPolicy = "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon"
-
 var specs = map[string]menuSpec{
 	"/interface":                  {uniqueName: true},
 	"/interface/ethernet":         {uniqueName: true, ifaceType: "ether"},
@@ -59,8 +57,10 @@ var specs = map[string]menuSpec{
 	"/ipv6/firewall/address-list": {required: []string{"list", "address"}, defaults: map[string]string{"disabled": "false", "dynamic": "false"}},
 	"/ipv6/nd":                    {required: []string{"interface"}, defaults: map[string]string{"disabled": "false", "invalid": "false", "ra-interval": "3m20s-10m", "hop-limit": "unspecified", "advertise-dns": "true", "advertise-mac-address": "true", "managed-address-configuration": "false", "other-configuration": "false"}},
 	"/ipv6/nd/prefix":             {required: []string{"prefix", "interface"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false", "autonomous": "true", "on-link": "true", "valid-lifetime": "4w2d", "preferred-lifetime": "1w"}},
-	"/system/script":              {uniqueName: true, autoName: "script", defaults: map[string]string{"owner": "admin", "policy": scriptPolicy, "dont-require-permissions": "false", "run-count": "0", "invalid": "false", "source": ""}},
-	"/system/scheduler":           {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"owner": "admin", "policy": scriptPolicy, "disabled": "false", "run-count": "0", "interval": "0s", "on-event": ""}},
+	"/system/script":              {uniqueName: true, autoName: "script", defaults: map[string]string{"dont-require-permissions": "false", "run-count": "0", "invalid": "false", "source": ""}},
+	"/system/scheduler":           {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"disabled": "false", "run-count": "0", "interval": "0s", "on-event": ""}},
+	"/user":                       {uniqueName: true, required: []string{"name", "group"}, defaults: map[string]string{"address": "", "disabled": "false", "expired": "false", "inactivity-policy": "none", "inactivity-timeout": "10m"}},
+	"/user/group":                 {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"policy": policySet(0).groupString(), "skin": "default"}},
 	"/ip/dns":                     {singleton: true},
 	"/ipv6/settings":              {singleton: true},
 	"/ip/settings":                {singleton: true},
@@ -267,6 +267,13 @@ func (s *Sim) normalize(menu, attr, v string) (string, *Trap) {
 	case "action":
 		if enum := s.actionEnum(menu); enum != nil && !slices.Contains(enum, v) {
 			return "", trapf(1, "input does not match any value of action")
+		}
+		return v, nil
+	case "policy":
+		return normalizePolicy(menu, v)
+	case "group":
+		if menu == "/user" && s.findByName("/user/group", v) == nil {
+			return "", trapf(1, "input does not match any value of group")
 		}
 		return v, nil
 	case "start-time":

@@ -128,12 +128,19 @@ type conn struct {
 	nc     net.Conn
 	w      *bufio.Writer
 	authed bool
+	who    session
+	active string // /user/active key while logged in
 	count  int
 }
 
 func (s *Sim) handle(nc net.Conn) {
 	defer nc.Close()
 	c := &conn{s: s, nc: nc, w: bufio.NewWriter(nc)}
+	defer func() {
+		if c.active != "" {
+			s.logoutActive(c.active)
+		}
+	}()
 	r := bufio.NewReader(nc)
 	for {
 		words, err := ReadSentence(r)
@@ -217,7 +224,7 @@ func (c *conn) serve(words []string) bool {
 		return true
 	}
 	s.mu.Lock()
-	rep, trap := s.exec(words)
+	rep, trap := s.exec(words, c.who)
 	s.mu.Unlock()
 	if trap != nil {
 		c.trap(tag, trap)
@@ -269,11 +276,16 @@ func (c *conn) login(tag string, words []string) bool {
 			pass = v
 		}
 	}
-	if name != c.s.cfg.User || pass != c.s.cfg.Password {
-		c.trap(tag, &Trap{Message: "invalid user name or password (6)"})
+	who, trap := c.s.checkLogin(name, pass, c.nc.RemoteAddr())
+	if trap != nil {
+		c.trap(tag, trap)
 		return true
 	}
-	c.authed = true
+	if c.active != "" {
+		c.s.logoutActive(c.active)
+	}
+	c.authed, c.who = true, who
+	c.active = c.s.loginActive(who, c.nc.RemoteAddr())
 	c.send(tag, "!done")
 	return true
 }
