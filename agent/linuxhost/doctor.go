@@ -20,6 +20,8 @@ type DoctorOptions struct {
 	Runner   Runner // default ExecRunner{}
 	StateDir string // the agent's state_dir
 	KeyDir   string // linux.key_dir
+	// ConfigFile is the agent config's path, for the fixes' command lines.
+	ConfigFile string
 	// Render is the site's renderer; default RenderLinux.
 	Render func(*policy.Network, string, RenderOptions) ([]File, error)
 }
@@ -106,7 +108,7 @@ func Doctor(ctx context.Context, n *policy.Network, site string, o DoctorOptions
 	add(checkDir("state dir", o.StateDir, false))
 	add(checkDir("key dir", o.KeyDir, true))
 	for _, w := range n.Sites[site].WireGuard {
-		add(checkKey(o.KeyDir, w.Name))
+		add(checkKey(o.KeyDir, w.Name, o.ConfigFile))
 	}
 	return out
 }
@@ -198,14 +200,17 @@ func checkDir(name, dir string, required bool) (string, bool, string, string) {
 
 // checkKey: a WireGuard interface's private key exists and only its owner
 // can read it.
-func checkKey(dir, iface string) (string, bool, string, string) {
+func checkKey(dir, iface, cfgFile string) (string, bool, string, string) {
+	if cfgFile == "" {
+		cfgFile = "FILE"
+	}
 	name := "key " + iface
 	path := filepath.Join(dir, iface+".key")
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return name, false, path + " does not exist: the interface cannot come up",
-			"tether keygen --interface " + iface + " --config FILE, and commit the public key it prints"
+			"tether keygen --interface " + iface + " --config " + cfgFile + ", and commit the public key it prints"
 	case err != nil:
 		return name, false, err.Error(), "check the key directory's permissions"
 	case st.Mode().Perm()&0o077 != 0:

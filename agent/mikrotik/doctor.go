@@ -25,6 +25,8 @@ type DoctorOptions struct {
 	// MaxSkew is how far the router's clock may be from the companion's;
 	// default 5 minutes.
 	MaxSkew time.Duration
+	// ConfigFile is the agent config's path, for the fixes' command lines.
+	ConfigFile string
 }
 
 // neededPolicies are the group policies the agent uses, with the reason a
@@ -129,7 +131,7 @@ func Doctor(ctx context.Context, conn Conn, n *policy.Network, site string, o Do
 	if err != nil {
 		add("look-alikes", false, "cannot plan the site: "+err.Error(), "fix the error above; plan needs read on every menu tether manages")
 	} else {
-		add(lookalikeCheck(p))
+		add(lookalikeCheck(p, o.ConfigFile))
 		add(staleCheck(p))
 	}
 
@@ -353,7 +355,10 @@ func parseOffset(s string) (time.Duration, bool) {
 	return sign * time.Duration(secs) * time.Second, true
 }
 
-func lookalikeCheck(p *planner) (string, bool, string, string) {
+func lookalikeCheck(p *planner, cfgFile string) (string, bool, string, string) {
+	if cfgFile == "" {
+		cfgFile = "FILE"
+	}
 	if len(p.lookalikes) == 0 {
 		return "look-alikes", true, "no existing item of another owner duplicates a declared one", ""
 	}
@@ -362,7 +367,7 @@ func lookalikeCheck(p *planner) (string, bool, string, string) {
 		lines[i] = l.String()
 	}
 	return "look-alikes", false, strings.Join(lines, "\n"),
-		"tether adopt --config FILE takes them over (comment only), or remove them from the site; apply refuses until then"
+		"tether adopt --config " + cfgFile + " takes them over (comment only), or remove them from the site; apply refuses until then"
 }
 
 func staleCheck(p *planner) (string, bool, string, string) {

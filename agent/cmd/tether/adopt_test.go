@@ -121,7 +121,7 @@ address = "192.168.88.1/24"
 `)
 	out, stderr, code := run(t, "doctor", "--config", cfg)
 	if code != 1 || !strings.Contains(out, "✓ login") || !strings.Contains(out, "✗ tls: plain API") ||
-		!strings.Contains(out, "✗ look-alikes: ip address 192.168.88.1/24 on bridge") || !strings.Contains(out, "fix: tether adopt") ||
+		!strings.Contains(out, "✗ look-alikes: ip address 192.168.88.1/24 on bridge") || !strings.Contains(out, "fix: tether adopt --config "+cfg) ||
 		!strings.Contains(out, "✓ dead-man") {
 		t.Fatalf("doctor: exit %d\n%s%s", code, out, stderr)
 	}

@@ -107,13 +107,13 @@ func doctorChecks(ctx context.Context, env *cliEnv, cfgPath string, cfg *config.
 			return append(out, repo(false, fmt.Sprintf("site %s is a %s site but the agent config has no [routeros] address", cfg.Site, site.Platform),
 				"set [routeros] address, username and password_file"))
 		}
-		return append(out, linuxhost.Doctor(ctx, n, cfg.Site, linuxhost.DoctorOptions{StateDir: cfg.StateDir, KeyDir: cfg.Linux.KeyDir})...)
+		return append(out, linuxhost.Doctor(ctx, n, cfg.Site, linuxhost.DoctorOptions{StateDir: cfg.StateDir, KeyDir: cfg.Linux.KeyDir, ConfigFile: cfgPath})...)
 	}
 	conn, err := mikrotik.ConnFromConfig(cfg.RouterOS)
 	if err != nil {
 		return append(out, agent.DoctorCheck{Area: "routeros", Name: "config", Detail: err.Error(), Fix: "fix [routeros] in the agent config"})
 	}
-	o := mikrotik.DoctorOptions{Logger: zap.NewNop()}
+	o := mikrotik.DoctorOptions{Logger: zap.NewNop(), ConfigFile: cfgPath}
 	var capFile *os.File
 	if capturePath != "" {
 		if capFile, err = os.OpenFile(capturePath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
