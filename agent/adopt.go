@@ -4,12 +4,21 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/tether-net/tether/policy"
 )
 
-// ResultAdopted records a transaction that only took ownership of items the
-// device already had (tether adopt).
-const ResultAdopted = "adopted"
+// Results of tether adopt: a transaction that only took ownership of items
+// the device already had, kept or reverted. Neither is the commit's result
+// (peers and rollout waves skip them).
+const (
+	ResultAdopted       = "adopted"
+	ResultAdoptReverted = "adopt-reverted"
+)
+
+// isAdoptResult reports whether a note's result is an adopt's.
+func isAdoptResult(r string) bool { return r == ResultAdopted || r == ResultAdoptReverted }
 
 // finalResult is the result of a kept transaction.
 func finalResult(e *Entry) string {
@@ -22,9 +31,19 @@ func finalResult(e *Entry) string {
 	return ResultApplied
 }
 
+// revertedResult is the result of a reverted transaction.
+func revertedResult(e *Entry) string {
+	if e.Adopt {
+		return ResultAdoptReverted
+	}
+	return ResultReverted
+}
+
 // Adopt runs a plan that only marks existing items as tether's through the
 // same transaction as a commit: journal, dead-man, health gate, revert on
-// failure, and a note on commit with result "adopted" (or "reverted"). It
+// failure, and a note on commit with result "adopted" (or
+// "adopt-reverted"). commit must be trusted like any commit the agent
+// applies, since the items to adopt come from its declarations. Adopt
 // neither changes which commit runs at the site nor quarantines commit, so
 // the next sync applies the rest of it as usual.
 func (a *Agent) Adopt(ctx context.Context, commit string, n *policy.Network, plan *Plan) (*Outcome, error) {
@@ -34,6 +53,15 @@ func (a *Agent) Adopt(ctx context.Context, commit string, n *policy.Network, pla
 	st, err := a.States.Load()
 	if err != nil {
 		return nil, err
+	}
+	if commit != st.Accepted {
+		from := plumbing.ZeroHash
+		if st.Accepted != "" {
+			from = plumbing.NewHash(st.Accepted)
+		}
+		if err := a.Source.Verify(ctx, from, plumbing.NewHash(commit)); err != nil {
+			return nil, fmt.Errorf("adopt: untrusted commit %s: %w", short(commit), err)
+		}
 	}
 	if e, err := a.Journal.Read(); err != nil {
 		return nil, err

@@ -376,7 +376,7 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 	if checks != nil {
 		o.AfterRevert = a.settleProbe(ctx, checks)
 	}
-	o.Result, o.Reason, o.Finished = ResultReverted, e.Reason, a.Clock.Now()
+	o.Result, o.Reason, o.Finished = revertedResult(e), e.Reason, a.Clock.Now()
 	if !e.Repair {
 		st.Quarantined[o.Commit] = Quarantine{Reason: e.Reason, At: o.Finished}
 	}
@@ -429,7 +429,7 @@ func (a *Agent) publish(ctx context.Context) {
 // the deadline). The gate passed, so the commit is not quarantined: the next
 // poll applies it again.
 func (a *Agent) deadmanFired(ctx context.Context, st *State, e *Entry, o *Outcome, prev *policy.Network) (*Outcome, error) {
-	o.Result, o.Finished = ResultReverted, a.Clock.Now()
+	o.Result, o.Finished = revertedResult(e), a.Clock.Now()
 	o.Reason = "the device's dead-man restored the prior state before the agent could keep the change"
 	if checks := prevChecks(prev, a.Site); checks != nil {
 		o.AfterRevert = a.Prober.Probe(ctx, checks)

@@ -55,7 +55,7 @@ func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, 
 	}
 	// An adopt only took ownership: it says nothing about the commit.
 	for i := len(n.Attempts) - 1; i >= 0; i-- {
-		if r := n.Attempts[i].Result; r != ResultAdopted {
+		if r := n.Attempts[i].Result; !isAdoptResult(string(r)) {
 			return string(r), nil
 		}
 	}
