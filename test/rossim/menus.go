@@ -38,7 +38,7 @@ var specs = map[string]menuSpec{
 	"/ipv6/address":               {required: []string{"address", "interface"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false", "advertise": "true", "eui-64": "false", "no-dad": "false", "link-local": "false"}},
 	"/ip/route":                   {defaults: routeDefaults},
 	"/ipv6/route":                 {defaults: routeDefaults},
-	"/routing/table":              {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false", "fib": "false"}},
+	"/routing/table":              {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false"}},
 	"/routing/rule":               {defaults: map[string]string{"disabled": "false", "inactive": "false"}},
 	"/routing/filter/rule":        {required: []string{"chain", "rule"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "inactive": "false"}},
 	"/routing/bgp/instance":       {uniqueName: true, required: []string{"as"}, autoName: "bgp-instance-", defaults: map[string]string{"disabled": "false", "inactive": "false"}},
@@ -100,7 +100,20 @@ var boolAttrs = map[string]bool{
 	"use-bfd": true, "advertise": true, "hw-offload": true, "dont-require-permissions": true,
 	"eui-64": true, "no-dad": true, "vlan-filtering": true, "autonomous": true, "on-link": true,
 	"advertise-dns": true, "advertise-mac-address": true, "managed-address-configuration": true,
-	"other-configuration": true, "fib": true, "blackhole": true, "suppress-hw-offload": true,
+	"other-configuration": true, "suppress-hw-offload": true,
+}
+
+// flagAttrs are yes-by-presence attributes: print shows a set one as a
+// present, empty word (=blackhole=) and leaves an unset one out; =!name= on
+// set clears it.
+var flagAttrs = map[string]map[string]bool{
+	"/ip/route": {"blackhole": true}, "/ipv6/route": {"blackhole": true}, "/routing/table": {"fib": true},
+}
+
+// hasFlag reports whether a flag attribute is set in a row.
+func hasFlag(a map[string]string, k string) bool {
+	_, ok := a[k]
+	return ok
 }
 
 var durationAttrs = map[string]bool{
@@ -115,11 +128,10 @@ var connectionStates = []string{"established", "related", "new", "invalid", "unt
 func (s *Sim) normalize(menu, attr, v string) (string, *Trap) {
 	fam := family(menu)
 	switch {
-	case attr == "fib" || attr == "blackhole":
-		if v == "" { // flag-style argument: present means yes
-			return "true", nil
-		}
-		return parseBool(attr, v)
+	case flagAttrs[menu][attr]:
+		// Present means set, whatever the value (even "no"); print shows
+		// the bare word.
+		return "", nil
 	case boolAttrs[attr]:
 		return parseBool(attr, v)
 	case durationAttrs[attr]:

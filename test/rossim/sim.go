@@ -306,7 +306,11 @@ func (s *Sim) dispatch(c *command, who session) (reply, *Trap) {
 		return reply{}, trapf(0, "no such command")
 	}
 	for _, a := range c.args {
-		if !s.tree.HasArg(c.menu, verb, a.k) {
+		k := a.k
+		if verb == "set" {
+			k = strings.TrimPrefix(k, "!") // =!name= clears name
+		}
+		if !s.tree.HasArg(c.menu, verb, k) {
 			return reply{}, trapf(1, "unknown parameter %s", a.k)
 		}
 	}
@@ -519,6 +523,9 @@ func (s *Sim) normalizeArgs(c *command) (map[string]string, *Trap) {
 				continue // kept apart, never printed
 			}
 		}
+		if strings.HasPrefix(a.k, "!") {
+			continue // cleared by set
+		}
 		v, trap := s.normalize(c.menu, a.k, a.v)
 		if trap != nil {
 			return nil, trap
@@ -577,11 +584,43 @@ func (s *Sim) add(c *command, who session) (reply, *Trap) {
 	if trap := s.onAdd(c.menu, it); trap != nil {
 		return reply{}, trap
 	}
+	if trap := s.checkDuplicate(c.menu, it); trap != nil {
+		return reply{}, trap
+	}
 	if pw, ok := c.arg("password"); ok && c.menu == "/user" {
 		s.passwords[attrs["name"]] = pw
 	}
 	t.insertBefore(it, before)
 	return reply{done: map[string]string{"ret": it.ID()}}, nil
+}
+
+// checkDuplicate refuses an item equal to another in the identity the
+// router enforces: an address on the same interface, an address-list entry
+// in the same list.
+func (s *Sim) checkDuplicate(menu string, it *item) *Trap {
+	var key []string
+	var msg string
+	switch menu {
+	case "/ip/address", "/ipv6/address":
+		key, msg = []string{"address", "interface"}, "failure: already have such address"
+	case "/ip/firewall/address-list", "/ipv6/firewall/address-list":
+		key, msg = []string{"list", "address"}, "failure: already have such entry"
+	default:
+		return nil
+	}
+	for _, o := range s.tableFor(menu).items {
+		if o.id == it.id {
+			continue
+		}
+		same := true
+		for _, k := range key {
+			same = same && o.attrs[k] == it.attrs[k]
+		}
+		if same {
+			return trapf(4, "%s", msg)
+		}
+	}
+	return nil
 }
 
 func (s *Sim) autoName(menu, prefix string) string {
@@ -687,9 +726,14 @@ func (s *Sim) set(c *command) *Trap {
 	if trap := s.setAttrs(c, attrs); trap != nil {
 		return trap
 	}
-	if pw, ok := c.arg("password"); ok && c.menu == "/user" {
-		its, _ := s.targets(c)
-		for _, it := range its {
+	its, _ := s.targets(c)
+	for _, it := range its {
+		for _, a := range c.args {
+			if k, ok := strings.CutPrefix(a.k, "!"); ok {
+				delete(it.attrs, k)
+			}
+		}
+		if pw, ok := c.arg("password"); ok && c.menu == "/user" {
 			s.passwords[it.attrs["name"]] = pw
 		}
 	}
@@ -709,6 +753,11 @@ func (s *Sim) setAttrs(c *command, attrs map[string]string) *Trap {
 			if trap := s.checkUnique(c.menu, name, it.id); trap != nil {
 				return trap
 			}
+		}
+		after := maps.Clone(it.attrs)
+		maps.Copy(after, attrs)
+		if trap := s.checkDuplicate(c.menu, &item{id: it.id, attrs: after}); trap != nil {
+			return trap
 		}
 	}
 	for _, it := range its {

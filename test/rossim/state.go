@@ -103,6 +103,9 @@ func (s *Sim) LoadState(r io.Reader) error {
 			delete(a, ".id")
 			delete(a, ".derived")
 			t.items = append(t.items, &item{id: id, attrs: a, derived: der})
+			if base, ok := dynamicBase[name]; ok && der != "" && id > base {
+				t.nextDyn = max(t.nextDyn, id-base)
+			}
 		}
 		tables[name] = t
 	}
