@@ -29,6 +29,7 @@ type Entry struct {
 	Commit   string        `json:"commit"`
 	Step     Step          `json:"step"`
 	Repair   bool          `json:"repair,omitempty"` // a drift repair, not a new commit
+	Adopt    bool          `json:"adopt,omitempty"`  // tether adopt: ownership only, the running commit stays
 	Plan     *Plan         `json:"plan"`
 	Deadline time.Time     `json:"deadline"`
 	Started  time.Time     `json:"started"`

@@ -245,7 +245,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	checks := n.HealthChecks(a.Site)
 	gate := &Gate{Prober: a.Prober, Clock: a.Clock, Config: cfg}
 	baseline := a.baseline(ctx, gate, prev, checks)
-	e := &Entry{TxnID: plan.TxnID, Site: a.Site, Commit: o.Commit, Step: StepPlanned, Repair: repair, Plan: plan,
+	e := &Entry{TxnID: plan.TxnID, Site: a.Site, Commit: o.Commit, Step: StepPlanned, Repair: repair, Adopt: o.Result == ResultAdopted, Plan: plan,
 		Started: o.Started, Baseline: baseline, Deadline: a.Clock.Now().Add(cfg.Deadline + margin)}
 	if err := a.Journal.Write(e); err != nil {
 		return nil, err
@@ -294,13 +294,12 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	} else if err != nil {
 		return nil, fmt.Errorf("disarm dead-man: %w", err)
 	}
-	o.Result = ResultApplied
-	if repair {
-		o.Result = ResultRepaired
-	}
+	o.Result = finalResult(e)
 	o.Finished = a.Clock.Now()
 	log.Info("applied", zap.String("step", "done"), zap.Duration("duration", o.Finished.Sub(o.Started)))
-	st.Running = o.Commit
+	if !e.Adopt {
+		st.Running = o.Commit
+	}
 	if err := a.finish(ctx, st, o); err != nil {
 		return o, err
 	}
@@ -377,7 +376,7 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 	if checks != nil {
 		o.AfterRevert = a.settleProbe(ctx, checks)
 	}
-	o.Result, o.Reason, o.Finished = ResultReverted, e.Reason, a.Clock.Now()
+	o.Result, o.Reason, o.Finished = revertedResult(e), e.Reason, a.Clock.Now()
 	if !e.Repair {
 		st.Quarantined[o.Commit] = Quarantine{Reason: e.Reason, At: o.Finished}
 	}
@@ -430,7 +429,7 @@ func (a *Agent) publish(ctx context.Context) {
 // the deadline). The gate passed, so the commit is not quarantined: the next
 // poll applies it again.
 func (a *Agent) deadmanFired(ctx context.Context, st *State, e *Entry, o *Outcome, prev *policy.Network) (*Outcome, error) {
-	o.Result, o.Finished = ResultReverted, a.Clock.Now()
+	o.Result, o.Finished = revertedResult(e), a.Clock.Now()
 	o.Reason = "the device's dead-man restored the prior state before the agent could keep the change"
 	if checks := prevChecks(prev, a.Site); checks != nil {
 		o.AfterRevert = a.Prober.Probe(ctx, checks)
@@ -471,11 +470,10 @@ func (a *Agent) Recover(ctx context.Context) (*Outcome, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("finish interrupted transaction: %w", err)
 		}
-		o.Result, o.Finished = ResultApplied, a.Clock.Now()
-		if e.Repair {
-			o.Result = ResultRepaired
+		o.Result, o.Finished = finalResult(e), a.Clock.Now()
+		if !e.Adopt {
+			st.Running = e.Commit
 		}
-		st.Running = e.Commit
 		log.Info("finished interrupted transaction", zap.String("step", "recover"))
 		if err := a.finish(ctx, st, o); err != nil {
 			return o, err

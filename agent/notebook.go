@@ -29,7 +29,8 @@ func (g *GitNotebook) Record(ctx context.Context, o *Outcome) error {
 // Publish pushes unpublished notes; on failure they stay local.
 func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx) }
 
-// Result fetches the notes and returns site's latest result for commit.
+// Result fetches the notes and returns site's latest result for commit,
+// not counting adopts.
 func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, error) {
 	g.mu.Lock()
 	s, ok := g.others[site]
@@ -49,10 +50,16 @@ func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, 
 		return "", err
 	}
 	n, err := s.Read(ctx, plumbing.NewHash(commit))
-	if err != nil || n == nil || len(n.Attempts) == 0 {
+	if err != nil || n == nil {
 		return "", err
 	}
-	return string(n.Attempts[len(n.Attempts)-1].Result), nil
+	// An adopt only took ownership: it says nothing about the commit.
+	for i := len(n.Attempts) - 1; i >= 0; i-- {
+		if r := n.Attempts[i].Result; !isAdoptResult(string(r)) {
+			return string(r), nil
+		}
+	}
+	return "", nil
 }
 
 // ToAttempt turns an outcome into the note's attempt table.

@@ -40,6 +40,9 @@ type Conn struct {
 	Timeout            time.Duration // per API call; default 10s
 	Retries            int           // reconnect attempts per call on transport errors; default 2
 	Dial               DialFunc      // default net.Dialer.DialContext
+	// Tap, when set, wraps the API stream after TLS, so it sees the
+	// sentences in clear (tether doctor --capture).
+	Tap func(net.Conn) net.Conn
 }
 
 // Stats counts API traffic as this client sees it.
@@ -178,6 +181,9 @@ func (c *client) connect(ctx context.Context) error {
 			return fmt.Errorf("tls handshake with router %s: %w", c.cfg.Address, err)
 		}
 		nc = tconn
+	}
+	if c.cfg.Tap != nil {
+		nc = c.cfg.Tap(nc)
 	}
 	rc, err := routeros.NewClient(nc)
 	if err != nil {

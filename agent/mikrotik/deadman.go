@@ -10,7 +10,7 @@ import (
 // dead-man runs. It uses only the subset test/rossim interprets and every
 // RouterOS 7 accepts: one command per line, `/menu/path add|set|remove`,
 // items selected with `[find where attr="value"]` (one condition), values
-// always double-quoted with \ " $ escaped and control bytes as \HH, .ids
+// always double-quoted with \ " $ ? escaped and control bytes as \HH, .ids
 // bare (`*1F`). No variables, no conditionals, no loops — so a line that
 // fails stops the script, and the order below puts the lines that can fail
 // on a healthy router last:
@@ -124,7 +124,9 @@ func line(b *strings.Builder, path, verb, sel string, attrs []ros.Attr) {
 }
 
 // quote writes a RouterOS script string literal: the renderer's quoting,
-// so the dead-man script and the .rsc view escape values alike.
-func quote(v string) string { return ros.Quote(v) }
+// so the dead-man script and the .rsc view escape values alike, plus \? for
+// a question mark — the scripting manual's escape, and what RouterOS's own
+// export writes (test/rossim/CONFORMANCE.md).
+func quote(v string) string { return strings.ReplaceAll(ros.Quote(v), "?", `\?`) }
 
 func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }

@@ -77,6 +77,21 @@ func (d *Device) Stats() Stats { return d.c.Stats() }
 
 // Plan renders the site and plans it against the router.
 func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*agent.Plan, error) {
+	cfg, err := d.renderSite(n, site)
+	if err != nil {
+		return nil, err
+	}
+	p, err := d.PlanConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", site, err)
+	}
+	d.log.Debug("planned", zap.String("step", "plan"), zap.String("digest", p.Digest),
+		zap.Int("changes", len(p.Changes)), zap.Any("summary", p.Summary()))
+	return p, nil
+}
+
+// renderSite renders the site, for Options.Version when it is set.
+func (d *Device) renderSite(n *policy.Network, site string) (*ros.Config, error) {
 	if d.version != "" {
 		if s := n.Sites[site]; s != nil && s.RouterOSVersion != d.version {
 			cp := *s
@@ -92,15 +107,9 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	}
 	cfg, err := d.render(n, site)
 	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", site, err)
+		return nil, fmt.Errorf("render %s: %w", site, err)
 	}
-	p, err := d.PlanConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", site, err)
-	}
-	d.log.Debug("planned", zap.String("step", "plan"), zap.String("digest", p.Digest),
-		zap.Int("changes", len(p.Changes)), zap.Any("summary", p.Summary()))
-	return p, nil
+	return cfg, nil
 }
 
 func (d *Device) newTxnID() string {

@@ -1,6 +1,7 @@
 package mikrotik
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -33,8 +34,17 @@ type lab struct {
 // talking to it through the real go-routeros client.
 func newLab(tb testing.TB, version string, bare bool) *lab {
 	tb.Helper()
+	return newLabAs(tb, rossim.Config{Version: version, Bare: bare})
+}
+
+// newLabAs is newLab with the simulator's user and group from cfg (User,
+// Password, Group, GroupPolicy), the Device logging in as that user.
+func newLabAs(tb testing.TB, cfg rossim.Config) *lab {
+	tb.Helper()
+	version := cfg.Version
 	clk := rossim.NewManualClock(t0)
-	s, err := rossim.New(rossim.Config{Version: version, Clock: clk, Bare: bare, Logf: tb.Logf})
+	cfg.Clock, cfg.Logf = clk, tb.Logf
+	s, err := rossim.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -43,7 +53,7 @@ func newLab(tb testing.TB, version string, bare bool) *lab {
 	}
 	tb.Cleanup(func() { s.Close() })
 	d := New(Options{
-		Conn:    Conn{Address: s.Addr(), Username: "admin", Timeout: 5 * time.Second},
+		Conn:    Conn{Address: s.Addr(), Username: cmp.Or(cfg.User, "admin"), Password: cfg.Password, Timeout: 5 * time.Second},
 		Logger:  zap.NewNop(),
 		Now:     clk.Now,
 		Version: version,

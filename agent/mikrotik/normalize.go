@@ -9,8 +9,22 @@ import (
 )
 
 // flagAttrs are arguments the renderer emits without a value: present
-// means yes, and the router prints them as true.
+// means yes. RouterOS prints a set one as a present, empty word
+// (`=blackhole=`) and leaves an unset one out (test/rossim/CONFORMANCE.md);
+// true/yes are read as set too, for prints and scripts that spell it out.
 var flagAttrs = map[string]bool{"blackhole": true, "fib": true}
+
+// flagSet reports whether a flag attribute with value v is set.
+func flagSet(v string, present bool) bool {
+	if !present {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "yes", "true":
+		return true
+	}
+	return false
+}
 
 // unorderedLists are attributes whose comma-separated elements form a set
 // on the router, so their order carries no meaning.
@@ -21,8 +35,8 @@ var unorderedLists = map[string]bool{"connection-state": true, "allowed-address"
 // for yes, canonical prefixes — so both sides are normalized before they
 // are compared; otherwise every reconcile would rewrite them.
 func same(attr, want, live string, livePresent bool) bool {
-	if flagAttrs[attr] && want == "" {
-		want = "true"
+	if flagAttrs[attr] {
+		return flagSet(want, true) == flagSet(live, livePresent)
 	}
 	if !livePresent {
 		live = ""

@@ -142,13 +142,33 @@ type planner struct {
 	unset   map[*row][]string // rows whose set adds attributes the router had unset
 	setOld  map[*row][]ros.Attr
 	setOp   map[*row]Op
+	// lookalikes are unowned rows that declared items without an owned
+	// match would duplicate; claimed marks them so each is found once.
+	lookalikes []Lookalike
+	claimed    map[*row]bool
+	rowKeys    map[*row]string
+	plan       *agent.Plan
 }
 
 // PlanConfig plans a rendered configuration against the router: one read
-// per menu, then the difference.
+// per menu, then the difference. It refuses, with a *LookalikeError and
+// before anything is written, a plan that would add an item the router
+// already has under another owner.
 func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*agent.Plan, error) {
+	p, err := d.plan(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.lookalikes) > 0 {
+		return nil, &LookalikeError{Site: cfg.Site, Items: p.lookalikes}
+	}
+	return p.plan, nil
+}
+
+// plan reads the menus and computes the plan and the look-alikes.
+func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 	p := &planner{menus: map[string]*menu{}, matched: map[*row]bool{}, removed: map[*row]bool{}, moved: map[*row]bool{},
-		unset: map[*row][]string{}, setOld: map[*row][]ros.Attr{}, setOp: map[*row]Op{}}
+		unset: map[*row][]string{}, setOld: map[*row][]ros.Attr{}, setOp: map[*row]Op{}, claimed: map[*row]bool{}}
 	// Menus in dependency order: the rendered order first, then the known
 	// menus the site does not use (their owned items are stale).
 	attrsOf := map[string][]string{}
@@ -188,6 +208,9 @@ func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*agent.Plan, 
 	if err := p.diff(); err != nil {
 		return nil, err
 	}
+	if err := d.otherInterfaces(ctx, p); err != nil {
+		return nil, err
+	}
 	undo := undoDoc{Ops: p.inverse()}
 	for _, path := range p.order {
 		if p.touched(path) {
@@ -202,11 +225,11 @@ func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*agent.Plan, 
 	if err != nil {
 		return nil, fmt.Errorf("encode inverse plan: %w", err)
 	}
-	plan := &agent.Plan{Site: cfg.Site, Digest: digest(cfg), TxnID: d.newTxnID(), Changes: p.chg}
+	p.plan = &agent.Plan{Site: cfg.Site, Digest: digest(cfg), TxnID: d.newTxnID(), Changes: p.chg}
 	if len(p.do) > 0 {
-		plan.Do, plan.Undo = doJSON, undoJSON
+		p.plan.Do, p.plan.Undo = doJSON, undoJSON
 	}
-	return plan, nil
+	return p, nil
 }
 
 // digest is the SHA-256 of the rendered items: same config, same digest.
@@ -296,6 +319,9 @@ func (p *planner) diff() error {
 			}
 			p.set(it, r)
 		case r == nil:
+			if l := p.lookalike(it, p.claimed); l != nil {
+				p.lookalikes = append(p.lookalikes, *l)
+			}
 			o := Op{Op: "add", Path: it.Path, ID: it.ID, Attrs: it.Attrs, Before: before[i].ref}
 			p.do = append(p.do, o)
 			p.chg = append(p.chg, agent.Change{Op: "add", Where: it.Path, What: it.ID, Detail: attrLine(notInID(it.ID, it.Attrs)) + placeNote(before[i])})

@@ -189,8 +189,8 @@ func (p *prober) hasRoute(ctx context.Context, pfx netip.Prefix, table string, b
 		if t := r["routing-table"]; t != "" && t != table {
 			continue
 		}
-		if bgp && r["bgp"] != "true" {
-			continue
+		if v, ok := r["bgp"]; bgp && !flagSet(v, ok) {
+			continue // a flag: printed true, or bare on some versions
 		}
 		if r["active"] == "false" {
 			continue

@@ -307,7 +307,7 @@ func (s *Sim) dataplaneRoute(menu string, it *item) (DataplaneRoute, bool) {
 	if t := a["routing-table"]; t != "" && t != "main" {
 		return DataplaneRoute{}, false
 	}
-	r := DataplaneRoute{Blackhole: a["blackhole"] == "true", Disabled: a["disabled"] == "true", Distance: 1}
+	r := DataplaneRoute{Blackhole: hasFlag(a, "blackhole"), Disabled: a["disabled"] == "true", Distance: 1}
 	if d, err := strconv.Atoi(a["distance"]); err == nil {
 		r.Distance = d
 	}

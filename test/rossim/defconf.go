@@ -55,7 +55,7 @@ func (s *Sim) initState(defconf bool) {
 			"speed": "1G-baseT-full", "arp": "enabled", "slave": boolStr(defconf && i > 0),
 		})
 	}
-	s.put("/routing/table", map[string]string{"name": "main", "fib": "true", "dynamic": "true"})
+	s.put("/routing/table", map[string]string{"name": "main", "fib": "", "dynamic": "true"})
 	s.put("/routing/bgp/template", map[string]string{"name": "default"})
 	s.put("/interface/list", map[string]string{"name": "all", "builtin": "true", "dynamic": "true"})
 	s.put("/interface/list", map[string]string{"name": "none", "builtin": "true", "dynamic": "true"})

@@ -12,14 +12,17 @@
 //     !done), !fatal with a bare reason then close ("not logged in",
 //     "session terminated on request" on /quit), !empty before !done when a
 //     print finds nothing (RouterOS 7.18+), .tag echoed on every reply,
-//     /cancel (always !done: nothing is ever running).
+//     /cancel [=tag=T] of a running command (a ping without count= runs
+//     until cancelled, one reply per interval): !trap category=2
+//     "interrupted" for T, /cancel's !done, then T's !done.
 //   - Menus: print/getall with .proplist and query words (?name=x, ?=name=x,
 //     ?name, ?-name, ?<name=x, ?>name=x, ?# with | & ! . and index.), add
 //     with place-before (=ret=<.id>), set, unset (value-name), remove and
 //     move with =numbers=/=.id= lists of ids or names, enable, disable,
 //     comment, get, and singletons (/ip/dns, /ipv6/settings, /system/identity,
 //     /system/resource, /system/clock) whose print has no .id. Ids are
-//     per-table hex ("*1", "*A"), never reused. /interface and its typed
+//     per-table hex ("*1", "*A"), never reused; rows the router makes itself
+//     have long ids (routes *80000001…, BGP sessions *2800001…). /interface and its typed
 //     menus (wireguard, bridge, vlan, ethernet) share one table, ids and
 //     name space, as on a router.
 //   - Validation: unknown menu ("no such command prefix"), command ("no such
@@ -30,7 +33,23 @@
 //     of argument(s) X"), unique names. Values are stored as print shows
 //     them: yes/no become true/false, "25" keep-alive becomes "25s", route
 //     destinations are masked; defaults (disabled=false, dynamic=false, …)
-//     are filled in.
+//     are filled in. Flag attributes (route blackhole, table fib, session
+//     ebgp) are printed bare (=blackhole=) when set and left out when not;
+//     any value sets them, =!name= on set or unset clears them. A second
+//     identical address on an interface is refused ("failure: already have
+//     such address"), as is a second identical address-list entry
+//     ("failure: already have such entry").
+//   - Users (/user, /user/group, /user/active): the built-in groups read,
+//     write and full with the policies RouterOS prints ("...,!ftp,!write"),
+//     admin, and Config.User in Config.Group (a new group from
+//     Config.GroupPolicy, e.g. docs/routeros.md's api,read,write,test).
+//     Login needs the user, its password, its address= and the api policy.
+//     Every command is checked against the caller's policies (read to print,
+//     write to change, write+policy for /user, test to ping) and refused with
+//     "not enough permissions (9)"; a script or scheduler gets its creator
+//     as owner and at most the creator's policies; a scheduler runs with its
+//     own policy and refuses a script that asks for more, unless the script
+//     is dont-require-permissions.
 //   - Start state: RouterOS 7 defconf (ether1-5, bridge, WAN/LAN lists,
 //     192.168.88.1/24, the IPv4 and IPv6 defconf firewall with their exact
 //     comments, masquerade, bad_ipv6), or Config.Bare for no defconf.
@@ -60,7 +79,9 @@
 // outbound BGP announcements, no firewall evaluation, no packet forwarding
 // without a Dataplane;
 // commands other than the ones above trap with "rossim: … not simulated".
-// Trap messages are modelled on RouterOS's but not guaranteed identical.
+// Trap messages follow RouterOS's where a public source records them;
+// test/rossim/CONFORMANCE.md lists each behaviour with its source and test,
+// and marks the rest unverified.
 //
 // # Script subset
 //
@@ -78,7 +99,7 @@
 //	word     = attr "=" value                    e.g. comment="tether: wg"
 //	         | "numbers=" id { "," id }          e.g. numbers=*A,*B
 //	         | id                                e.g. *A
-//	         | "[find " [ "where " ] attr "=" value "]"   exactly one equality
+//	         | "[find " [ "where " ] attr "=" value "]"   one equality (.id=*1F too)
 //	value    = bare | quoted
 //	bare     = any bytes except space, tab, " $ [ ] { } ; \
 //	quoted   = '"' { char | escape } '"'

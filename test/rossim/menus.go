@@ -24,8 +24,6 @@ var firewallDefaults = map[string]string{"disabled": "false", "dynamic": "false"
 
 var routeDefaults = map[string]string{"disabled": "false", "dynamic": "false", "inactive": "false", "active": "true", "static": "true", "distance": "1", "scope": "30", "target-scope": "10", "routing-table": "main"}
 
-var scriptPolicy = "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon"
-
 var specs = map[string]menuSpec{
 	"/interface":                  {uniqueName: true},
 	"/interface/ethernet":         {uniqueName: true, ifaceType: "ether"},
@@ -40,7 +38,7 @@ var specs = map[string]menuSpec{
 	"/ipv6/address":               {required: []string{"address", "interface"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false", "advertise": "true", "eui-64": "false", "no-dad": "false", "link-local": "false"}},
 	"/ip/route":                   {defaults: routeDefaults},
 	"/ipv6/route":                 {defaults: routeDefaults},
-	"/routing/table":              {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false", "fib": "false"}},
+	"/routing/table":              {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false"}},
 	"/routing/rule":               {defaults: map[string]string{"disabled": "false", "inactive": "false"}},
 	"/routing/filter/rule":        {required: []string{"chain", "rule"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "inactive": "false"}},
 	"/routing/bgp/instance":       {uniqueName: true, required: []string{"as"}, autoName: "bgp-instance-", defaults: map[string]string{"disabled": "false", "inactive": "false"}},
@@ -59,8 +57,10 @@ var specs = map[string]menuSpec{
 	"/ipv6/firewall/address-list": {required: []string{"list", "address"}, defaults: map[string]string{"disabled": "false", "dynamic": "false"}},
 	"/ipv6/nd":                    {required: []string{"interface"}, defaults: map[string]string{"disabled": "false", "invalid": "false", "ra-interval": "3m20s-10m", "hop-limit": "unspecified", "advertise-dns": "true", "advertise-mac-address": "true", "managed-address-configuration": "false", "other-configuration": "false"}},
 	"/ipv6/nd/prefix":             {required: []string{"prefix", "interface"}, defaults: map[string]string{"disabled": "false", "dynamic": "false", "invalid": "false", "autonomous": "true", "on-link": "true", "valid-lifetime": "4w2d", "preferred-lifetime": "1w"}},
-	"/system/script":              {uniqueName: true, autoName: "script", defaults: map[string]string{"owner": "admin", "policy": scriptPolicy, "dont-require-permissions": "false", "run-count": "0", "invalid": "false", "source": ""}},
-	"/system/scheduler":           {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"owner": "admin", "policy": scriptPolicy, "disabled": "false", "run-count": "0", "interval": "0s", "on-event": ""}},
+	"/system/script":              {uniqueName: true, autoName: "script", defaults: map[string]string{"dont-require-permissions": "false", "run-count": "0", "invalid": "false", "source": ""}},
+	"/system/scheduler":           {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"disabled": "false", "run-count": "0", "interval": "0s", "on-event": ""}},
+	"/user":                       {uniqueName: true, required: []string{"name", "group"}, defaults: map[string]string{"address": "", "disabled": "false", "expired": "false", "inactivity-policy": "none", "inactivity-timeout": "10m"}},
+	"/user/group":                 {uniqueName: true, required: []string{"name"}, defaults: map[string]string{"policy": policySet(0).groupString(), "skin": "default"}},
 	"/ip/dns":                     {singleton: true},
 	"/ipv6/settings":              {singleton: true},
 	"/ip/settings":                {singleton: true},
@@ -100,7 +100,20 @@ var boolAttrs = map[string]bool{
 	"use-bfd": true, "advertise": true, "hw-offload": true, "dont-require-permissions": true,
 	"eui-64": true, "no-dad": true, "vlan-filtering": true, "autonomous": true, "on-link": true,
 	"advertise-dns": true, "advertise-mac-address": true, "managed-address-configuration": true,
-	"other-configuration": true, "fib": true, "blackhole": true, "suppress-hw-offload": true,
+	"other-configuration": true, "suppress-hw-offload": true,
+}
+
+// flagAttrs are yes-by-presence attributes: print shows a set one as a
+// present, empty word (=blackhole=) and leaves an unset one out; =!name= on
+// set clears it.
+var flagAttrs = map[string]map[string]bool{
+	"/ip/route": {"blackhole": true}, "/ipv6/route": {"blackhole": true}, "/routing/table": {"fib": true},
+}
+
+// hasFlag reports whether a flag attribute is set in a row.
+func hasFlag(a map[string]string, k string) bool {
+	_, ok := a[k]
+	return ok
 }
 
 var durationAttrs = map[string]bool{
@@ -115,11 +128,10 @@ var connectionStates = []string{"established", "related", "new", "invalid", "unt
 func (s *Sim) normalize(menu, attr, v string) (string, *Trap) {
 	fam := family(menu)
 	switch {
-	case attr == "fib" || attr == "blackhole":
-		if v == "" { // flag-style argument: present means yes
-			return "true", nil
-		}
-		return parseBool(attr, v)
+	case flagAttrs[menu][attr]:
+		// Present means set, whatever the value (even "no"); print shows
+		// the bare word.
+		return "", nil
 	case boolAttrs[attr]:
 		return parseBool(attr, v)
 	case durationAttrs[attr]:
@@ -267,6 +279,13 @@ func (s *Sim) normalize(menu, attr, v string) (string, *Trap) {
 	case "action":
 		if enum := s.actionEnum(menu); enum != nil && !slices.Contains(enum, v) {
 			return "", trapf(1, "input does not match any value of action")
+		}
+		return v, nil
+	case "policy":
+		return normalizePolicy(menu, v)
+	case "group":
+		if menu == "/user" && s.findByName("/user/group", v) == nil {
+			return "", trapf(1, "input does not match any value of group")
 		}
 		return v, nil
 	case "start-time":

@@ -61,11 +61,14 @@ func (s *Sim) nextRun(job *item, t time.Time) (time.Time, bool) {
 func (s *Sim) fire(job *item, now time.Time) {
 	job.attrs["run-count"] = strconv.Itoa(atoi(job.attrs["run-count"]) + 1)
 	ev := job.attrs["on-event"]
+	// The entry runs with its own policy (set from its creator's).
+	p, _ := parsePolicy(job.attrs["policy"], allPolicies)
+	who := session{user: job.attrs["owner"], pol: p}
 	if sc := s.findByName("/system/script", ev); sc != nil {
-		_ = s.runScript(sc, "scheduler") // outcome recorded in s.runs
+		_ = s.runScript(sc, "scheduler", who) // outcome recorded in s.runs
 		return
 	}
-	err := s.interpret(ev)
+	err := s.interpret(ev, who)
 	s.runs = append(s.runs, ScriptRun{Name: "scheduler:" + job.attrs["name"], Origin: "scheduler", At: now, Err: err})
 	if err != nil {
 		s.logf("rossim: scheduler %q on-event failed: %v", job.attrs["name"], err)

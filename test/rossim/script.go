@@ -303,9 +303,10 @@ func parseFind(inner string) (pair, error) {
 	return pair{k, v}, nil
 }
 
-// interpret parses and runs a script with s.mu held. It stops at the first
-// failing line, like RouterOS; lines already run stay applied.
-func (s *Sim) interpret(src string) error {
+// interpret parses and runs a script with s.mu held, every line with who's
+// policies. It stops at the first failing line, like RouterOS; lines
+// already run stay applied.
+func (s *Sim) interpret(src string, who session) error {
 	lines, err := s.parseScript(src)
 	if err != nil {
 		return err
@@ -338,7 +339,7 @@ func (s *Sim) interpret(src string) error {
 		for _, a := range l.args {
 			words = append(words, "="+a.k+"="+a.v)
 		}
-		if _, trap := s.exec(words); trap != nil {
+		if _, trap := s.exec(words, who); trap != nil {
 			return fmt.Errorf("line %d (%s %s): %s", n+1, l.menu, l.verb, trap.Message)
 		}
 	}
@@ -348,15 +349,32 @@ func (s *Sim) interpret(src string) error {
 // maxScriptDepth bounds scripts running scripts (a script that runs itself).
 const maxScriptDepth = 8
 
-// runScript runs a /system/script item and records the outcome.
-func (s *Sim) runScript(it *item, origin string) *Trap {
+// runScript runs a /system/script item started by caller (an API user, a
+// script, or a scheduler entry) and records the outcome. A script whose
+// policy holds more than the caller has is refused unless it is
+// dont-require-permissions; it then runs with its own policies, otherwise
+// with the caller's (a scheduler's) or what both allow (anyone else).
+func (s *Sim) runScript(it *item, origin string, caller session) *Trap {
 	name := it.attrs["name"]
 	if s.depth >= maxScriptDepth {
 		return trapf(3, "rossim: script %s: scripts nested too deep", name)
 	}
-	s.depth++
-	err := s.interpret(it.attrs["source"])
-	s.depth--
+	own, _ := parsePolicy(it.attrs["policy"], allPolicies)
+	who := session{user: caller.user, pol: caller.pol}
+	var err error
+	switch {
+	case it.attrs["dont-require-permissions"] == "true":
+		who.pol = own
+	case !caller.pol.has(own):
+		err = fmt.Errorf("%s", errPermission().Message)
+	case origin != "scheduler":
+		who.pol = caller.pol & own
+	}
+	if err == nil {
+		s.depth++
+		err = s.interpret(it.attrs["source"], who)
+		s.depth--
+	}
 	// The script may have removed itself; count the run only if it still exists.
 	if cur := s.findByName("/system/script", name); cur != nil {
 		cur.attrs["run-count"] = strconv.Itoa(atoi(cur.attrs["run-count"]) + 1)

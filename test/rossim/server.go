@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -126,14 +128,26 @@ func (s *Sim) DropConnections() {
 type conn struct {
 	s      *Sim
 	nc     net.Conn
+	wmu    sync.Mutex // replies of running jobs interleave with others
 	w      *bufio.Writer
+	jobs   map[string]*job // running commands by .tag
 	authed bool
+	who    session
+	active string // /user/active key while logged in
 	count  int
 }
 
 func (s *Sim) handle(nc net.Conn) {
 	defer nc.Close()
-	c := &conn{s: s, nc: nc, w: bufio.NewWriter(nc)}
+	c := &conn{s: s, nc: nc, w: bufio.NewWriter(nc), jobs: map[string]*job{}}
+	defer func() {
+		for _, j := range c.jobs {
+			j.stop()
+		}
+		if c.active != "" {
+			s.logoutActive(c.active)
+		}
+	}()
 	r := bufio.NewReader(nc)
 	for {
 		words, err := ReadSentence(r)
@@ -163,7 +177,10 @@ func (c *conn) send(tag string, words ...string) {
 	if tag != "" {
 		words = append(words, ".tag="+tag)
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.w.Write(AppendSentence(nil, words...))
+	c.w.Flush()
 }
 
 func (c *conn) trap(tag string, t *Trap) {
@@ -181,7 +198,6 @@ func (c *conn) trap(tag string, t *Trap) {
 func (c *conn) serve(words []string) bool {
 	s := c.s
 	tag := tagOf(words)
-	defer c.w.Flush()
 	switch words[0] {
 	case "/login":
 		return c.login(tag, words)
@@ -207,9 +223,11 @@ func (c *conn) serve(words []string) bool {
 		time.Sleep(f.Latency)
 	}
 	if words[0] == "/cancel" {
-		// Every command completes before the next is read, so there is
-		// never anything running to cancel.
-		c.send(tag, "!done")
+		c.cancel(tag, words)
+		return true
+	}
+	if isEndlessPing(words) {
+		c.startPing(tag, words)
 		return true
 	}
 	if t := s.injectedTrap(words[0]); t != nil {
@@ -217,7 +235,7 @@ func (c *conn) serve(words []string) bool {
 		return true
 	}
 	s.mu.Lock()
-	rep, trap := s.exec(words)
+	rep, trap := s.exec(words, c.who)
 	s.mu.Unlock()
 	if trap != nil {
 		c.trap(tag, trap)
@@ -269,11 +287,16 @@ func (c *conn) login(tag string, words []string) bool {
 			pass = v
 		}
 	}
-	if name != c.s.cfg.User || pass != c.s.cfg.Password {
-		c.trap(tag, &Trap{Message: "invalid user name or password (6)"})
+	who, trap := c.s.checkLogin(name, pass, c.nc.RemoteAddr())
+	if trap != nil {
+		c.trap(tag, trap)
 		return true
 	}
-	c.authed = true
+	if c.active != "" {
+		c.s.logoutActive(c.active)
+	}
+	c.authed, c.who = true, who
+	c.active = c.s.loginActive(who, c.nc.RemoteAddr())
 	c.send(tag, "!done")
 	return true
 }
@@ -298,4 +321,111 @@ func (s *Sim) injectedTrap(cmd string) *Trap {
 		return &Trap{Category: 4, Message: msg}
 	}
 	return nil
+}
+
+// job is a command that runs until cancelled (a ping without count=).
+type job struct {
+	quit, done chan struct{}
+}
+
+func (j *job) stop() {
+	close(j.quit)
+	<-j.done
+}
+
+// isEndlessPing reports a ping that a router runs until /cancel.
+func isEndlessPing(words []string) bool {
+	if words[0] != "/ping" && words[0] != "/tool/ping" {
+		return false
+	}
+	return !slices.ContainsFunc(words[1:], func(w string) bool { return strings.HasPrefix(w, "=count=") })
+}
+
+// startPing runs an endless ping: one reply per interval until cancelled.
+// A command that fails validation traps at once, as any other.
+func (c *conn) startPing(tag string, words []string) {
+	one := append(slices.Clone(words), "=count=1")
+	rep, trap := c.execOnce(one)
+	if trap != nil {
+		c.trap(tag, trap)
+		return
+	}
+	every := time.Second
+	for _, w := range words[1:] {
+		if v, ok := strings.CutPrefix(w, "=interval="); ok {
+			if d, err := ParseDuration(v); err == nil && d > 0 {
+				every = d
+			}
+		}
+	}
+	j := &job{quit: make(chan struct{}), done: make(chan struct{})}
+	c.jobs[tag] = j
+	go func() {
+		defer close(j.done)
+		received := 0
+		for seq := 0; ; seq++ {
+			if seq > 0 {
+				if rep, trap = c.execOnce(one); trap != nil {
+					return
+				}
+			}
+			for _, r := range rep.re {
+				r["seq"], r["sent"] = strconv.Itoa(seq), strconv.Itoa(seq+1)
+				if r["received"] == "1" {
+					received++
+				}
+				r["received"] = strconv.Itoa(received)
+				r["packet-loss"] = strconv.Itoa(100 - received*100/(seq+1))
+				c.send(tag, rowWords("!re", r)...)
+			}
+			select {
+			case <-j.quit:
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+}
+
+func (c *conn) execOnce(words []string) (reply, *Trap) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.exec(words, c.who)
+}
+
+// cancel stops the command tagged =tag= (every running one without it):
+// the stopped command ends with !trap category 2 "interrupted", then
+// /cancel's !done, then the stopped command's !done — the order
+// librouteros's API analysis records from a router.
+func (c *conn) cancel(tag string, words []string) {
+	var which []string
+	if t, ok := argOf(words, "tag"); ok {
+		if _, running := c.jobs[t]; running {
+			which = append(which, t)
+		}
+	} else {
+		for t := range c.jobs {
+			which = append(which, t)
+		}
+		slices.Sort(which)
+	}
+	for _, t := range which {
+		c.jobs[t].stop()
+		delete(c.jobs, t)
+		c.s.nTraps.Add(1)
+		c.send(t, "!trap", "=category=2", "=message=interrupted")
+	}
+	c.send(tag, "!done")
+	for _, t := range which {
+		c.send(t, "!done")
+	}
+}
+
+func argOf(words []string, k string) (string, bool) {
+	for _, w := range words[1:] {
+		if v, ok := strings.CutPrefix(w, "="+k+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }

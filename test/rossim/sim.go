@@ -19,8 +19,14 @@ type Config struct {
 	// Version is the RouterOS version whose command tree is enforced
 	// (one of rosschema.Versions()); default "7.22.3".
 	Version string
-	// User and Password are the only accepted credentials; default admin/"".
+	// User and Password are the login the router starts with (a /user
+	// row); default admin/"". Users added through /user log in as well.
 	User, Password string
+	// Group is User's group: "full" (default), "read", "write", or a new
+	// group created with GroupPolicy (e.g. "api,read,write,test", the
+	// least-privilege group of docs/routeros.md). Commands the group's
+	// policies do not allow are refused as on RouterOS.
+	Group, GroupPolicy string
 	// Clock drives handshakes, sessions, uptimes and the scheduler;
 	// default the wall clock. Use a *ManualClock with Advance in tests.
 	Clock Clock
@@ -56,18 +62,20 @@ type Sim struct {
 	boot     time.Time
 	logf     func(string, ...any)
 
-	mu       sync.Mutex
-	tables   map[string]*table
-	world    World
-	faults   Faults
-	wg       map[uint64]*peerState // by /interface/wireguard/peers id
-	bgp      map[uint64]*sessState // by /routing/bgp/connection id
-	sched    map[uint64]time.Time  // scheduler id -> last time it was considered
-	runs     []ScriptRun
-	global   int64 // commands counted for Faults.DropAfterGlobal
-	depth    int   // nesting of running scripts
-	trapHits map[int]int
-	dp       dpState // used only when cfg.Dataplane is set
+	mu        sync.Mutex
+	tables    map[string]*table
+	world     World
+	faults    Faults
+	wg        map[uint64]*peerState // by /interface/wireguard/peers id
+	bgp       map[uint64]*sessState // by /routing/bgp/connection id
+	sched     map[uint64]time.Time  // scheduler id -> last time it was considered
+	runs      []ScriptRun
+	global    int64 // commands counted for Faults.DropAfterGlobal
+	depth     int   // nesting of running scripts
+	trapHits  map[int]int
+	passwords map[string]string // by user name; never printed
+	nActive   int               // /user/active sessions so far
+	dp        dpState           // used only when cfg.Dataplane is set
 
 	netMu   sync.Mutex
 	ln      net.Listener
@@ -86,6 +94,9 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.User == "" {
 		cfg.User = "admin"
 	}
+	if cfg.Group == "" {
+		cfg.Group = "full"
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
 	}
@@ -94,26 +105,30 @@ func New(cfg Config) (*Sim, error) {
 		return nil, fmt.Errorf("rossim: %w", err)
 	}
 	s := &Sim{
-		cfg:      cfg,
-		tree:     tree,
-		enumTree: rosschema.MustLoad("7.22.3"),
-		clock:    cfg.Clock,
-		boot:     cfg.Clock.Now(),
-		logf:     cfg.Logf,
-		tables:   map[string]*table{},
-		world:    cfg.World,
-		faults:   cfg.Faults,
-		wg:       map[uint64]*peerState{},
-		bgp:      map[uint64]*sessState{},
-		sched:    map[uint64]time.Time{},
-		trapHits: map[int]int{},
-		conns:    map[net.Conn]struct{}{},
+		cfg:       cfg,
+		tree:      tree,
+		enumTree:  rosschema.MustLoad("7.22.3"),
+		clock:     cfg.Clock,
+		boot:      cfg.Clock.Now(),
+		logf:      cfg.Logf,
+		tables:    map[string]*table{},
+		world:     cfg.World,
+		faults:    cfg.Faults,
+		wg:        map[uint64]*peerState{},
+		bgp:       map[uint64]*sessState{},
+		sched:     map[uint64]time.Time{},
+		trapHits:  map[int]int{},
+		passwords: map[string]string{},
+		conns:     map[net.Conn]struct{}{},
 	}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
 	s.initDataplane()
 	s.initState(!cfg.Bare)
+	if err := s.initUsers(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	s.refresh(s.clock.Now())
 	s.mu.Unlock()
@@ -183,12 +198,13 @@ func (s *Sim) Tick() {
 // Exec runs one API command in-process, as if sent over a connection after
 // login: words are the sentence ("/ip/address/print", "=.proplist=address",
 // "?interface=bridge"). It returns the !re rows and the !done attributes,
-// or a *Trap. Exec is not subject to Faults and not counted in
-// Stats.Commands (its writes do count in Stats.Writes).
+// or a *Trap. Exec runs with every policy, as Config.User; it is not
+// subject to Faults and not counted in Stats.Commands (its writes do count
+// in Stats.Writes).
 func (s *Sim) Exec(words ...string) ([]map[string]string, map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rep, trap := s.exec(words)
+	rep, trap := s.exec(words, session{user: s.cfg.User, pol: allPolicies})
 	if trap != nil {
 		return nil, nil, trap
 	}
@@ -254,22 +270,22 @@ func parseCommand(words []string) (*command, *Trap) {
 	return c, nil
 }
 
-// exec runs one command with s.mu held.
-func (s *Sim) exec(words []string) (reply, *Trap) {
+// exec runs one command for who with s.mu held.
+func (s *Sim) exec(words []string, who session) (reply, *Trap) {
 	now := s.clock.Now()
 	s.refresh(now)
 	c, trap := parseCommand(words)
 	if trap != nil {
 		return reply{}, trap
 	}
-	rep, trap := s.dispatch(c)
+	rep, trap := s.dispatch(c, who)
 	s.refresh(s.clock.Now()) // a dataplane ping releases s.mu for seconds
 	return rep, trap
 }
 
 var writeVerbs = []string{"add", "set", "unset", "remove", "move", "enable", "disable", "comment", "run"}
 
-func (s *Sim) dispatch(c *command) (reply, *Trap) {
+func (s *Sim) dispatch(c *command, who session) (reply, *Trap) {
 	verb := c.verb
 	if verb == "getall" {
 		verb = "print" // the API's old name for print
@@ -277,6 +293,9 @@ func (s *Sim) dispatch(c *command) (reply, *Trap) {
 	if (c.menu == "/" || c.menu == "/tool") && verb == "ping" {
 		if !s.tree.HasCommand(c.menu, "ping") {
 			return reply{}, trapf(0, "no such command prefix")
+		}
+		if !who.pol.has(pTest) {
+			return reply{}, errPermission()
 		}
 		return s.ping(c)
 	}
@@ -287,9 +306,16 @@ func (s *Sim) dispatch(c *command) (reply, *Trap) {
 		return reply{}, trapf(0, "no such command")
 	}
 	for _, a := range c.args {
-		if !s.tree.HasArg(c.menu, verb, a.k) {
+		k := a.k
+		if verb == "set" {
+			k = strings.TrimPrefix(k, "!") // =!name= clears name
+		}
+		if !s.tree.HasArg(c.menu, verb, k) {
 			return reply{}, trapf(1, "unknown parameter %s", a.k)
 		}
+	}
+	if trap := s.authorize(c, verb, who); trap != nil {
+		return reply{}, trap
 	}
 	var rep reply
 	var trap *Trap
@@ -299,7 +325,7 @@ func (s *Sim) dispatch(c *command) (reply, *Trap) {
 	case "get":
 		rep, trap = s.get(c)
 	case "add":
-		rep, trap = s.add(c)
+		rep, trap = s.add(c, who)
 	case "set":
 		trap = s.set(c)
 	case "unset":
@@ -314,7 +340,7 @@ func (s *Sim) dispatch(c *command) (reply, *Trap) {
 		v, _ := c.arg("comment")
 		trap = s.setAttrs(c, map[string]string{"comment": v})
 	case "run":
-		trap = s.runCmd(c)
+		trap = s.runCmd(c, who)
 	default:
 		s.logf("rossim: %s/%s exists in RouterOS %s but is not simulated", c.menu, verb, s.cfg.Version)
 		return reply{}, trapf(0, "rossim: command %s/%s not simulated", c.menu, verb)
@@ -492,6 +518,13 @@ func (s *Sim) normalizeArgs(c *command) (map[string]string, *Trap) {
 		switch a.k {
 		case ".id", "numbers", "number", "place-before", "copy-from", ".tag":
 			continue
+		case "password":
+			if c.menu == "/user" {
+				continue // kept apart, never printed
+			}
+		}
+		if strings.HasPrefix(a.k, "!") {
+			continue // cleared by set
 		}
 		v, trap := s.normalize(c.menu, a.k, a.v)
 		if trap != nil {
@@ -502,7 +535,7 @@ func (s *Sim) normalizeArgs(c *command) (map[string]string, *Trap) {
 	return out, nil
 }
 
-func (s *Sim) add(c *command) (reply, *Trap) {
+func (s *Sim) add(c *command, who session) (reply, *Trap) {
 	spec := specs[c.menu]
 	attrs, trap := s.normalizeArgs(c)
 	if trap != nil {
@@ -541,6 +574,7 @@ func (s *Sim) add(c *command) (reply, *Trap) {
 			return reply{}, trap
 		}
 	}
+	s.addUserDefaults(c.menu, attrs, who)
 	for k, v := range spec.defaults {
 		if _, ok := attrs[k]; !ok && s.attrKnown(c.menu, k) {
 			attrs[k] = v
@@ -550,8 +584,43 @@ func (s *Sim) add(c *command) (reply, *Trap) {
 	if trap := s.onAdd(c.menu, it); trap != nil {
 		return reply{}, trap
 	}
+	if trap := s.checkDuplicate(c.menu, it); trap != nil {
+		return reply{}, trap
+	}
+	if pw, ok := c.arg("password"); ok && c.menu == "/user" {
+		s.passwords[attrs["name"]] = pw
+	}
 	t.insertBefore(it, before)
 	return reply{done: map[string]string{"ret": it.ID()}}, nil
+}
+
+// checkDuplicate refuses an item equal to another in the identity the
+// router enforces: an address on the same interface, an address-list entry
+// in the same list.
+func (s *Sim) checkDuplicate(menu string, it *item) *Trap {
+	var key []string
+	var msg string
+	switch menu {
+	case "/ip/address", "/ipv6/address":
+		key, msg = []string{"address", "interface"}, "failure: already have such address"
+	case "/ip/firewall/address-list", "/ipv6/firewall/address-list":
+		key, msg = []string{"list", "address"}, "failure: already have such entry"
+	default:
+		return nil
+	}
+	for _, o := range s.tableFor(menu).items {
+		if o.id == it.id {
+			continue
+		}
+		same := true
+		for _, k := range key {
+			same = same && o.attrs[k] == it.attrs[k]
+		}
+		if same {
+			return trapf(4, "%s", msg)
+		}
+	}
+	return nil
 }
 
 func (s *Sim) autoName(menu, prefix string) string {
@@ -654,7 +723,21 @@ func (s *Sim) set(c *command) *Trap {
 	if trap != nil {
 		return trap
 	}
-	return s.setAttrs(c, attrs)
+	if trap := s.setAttrs(c, attrs); trap != nil {
+		return trap
+	}
+	its, _ := s.targets(c)
+	for _, it := range its {
+		for _, a := range c.args {
+			if k, ok := strings.CutPrefix(a.k, "!"); ok {
+				delete(it.attrs, k)
+			}
+		}
+		if pw, ok := c.arg("password"); ok && c.menu == "/user" {
+			s.passwords[it.attrs["name"]] = pw
+		}
+	}
+	return nil
 }
 
 func (s *Sim) setAttrs(c *command, attrs map[string]string) *Trap {
@@ -670,6 +753,11 @@ func (s *Sim) setAttrs(c *command, attrs map[string]string) *Trap {
 			if trap := s.checkUnique(c.menu, name, it.id); trap != nil {
 				return trap
 			}
+		}
+		after := maps.Clone(it.attrs)
+		maps.Copy(after, attrs)
+		if trap := s.checkDuplicate(c.menu, &item{id: it.id, attrs: after}); trap != nil {
+			return trap
 		}
 	}
 	for _, it := range its {
@@ -733,13 +821,16 @@ func (s *Sim) removeCmd(c *command) *Trap {
 		switch {
 		case it.derived != "" || it.attrs["dynamic"] == "true":
 			return trapf(4, "failure: can not remove dynamic item")
-		case it.attrs["builtin"] == "true" || it.attrs["type"] == "ether":
+		case it.attrs["builtin"] == "true" || it.attrs["type"] == "ether" || c.menu == "/user/group" && isBuiltinGroup(it.attrs["name"]):
 			return trapf(4, "failure: can not remove builtin item")
 		}
 	}
 	t := s.tableFor(c.menu)
 	for _, it := range its {
 		t.remove(it.id)
+		if c.menu == "/user" {
+			delete(s.passwords, it.attrs["name"])
+		}
 		if c.menu == "/system/scheduler" {
 			delete(s.sched, it.id)
 		}
@@ -768,7 +859,7 @@ func (s *Sim) moveCmd(c *command) *Trap {
 	return nil
 }
 
-func (s *Sim) runCmd(c *command) *Trap {
+func (s *Sim) runCmd(c *command, who session) *Trap {
 	if c.menu != "/system/script" {
 		return trapf(0, "rossim: run is simulated for /system/script only")
 	}
@@ -776,7 +867,7 @@ func (s *Sim) runCmd(c *command) *Trap {
 	if trap != nil {
 		return trap
 	}
-	return s.runScript(its[0], "api")
+	return s.runScript(its[0], "api", who)
 }
 
 // ifaceRefAttrs are attributes that name an interface. A router stores

@@ -15,7 +15,8 @@ import (
 // except singletons), for exact before/after comparisons. Derived rows
 // (connected and BGP routes, sessions) are included. Typed interface menus
 // are dumped once, under "/interface" with their full attributes. Empty
-// menus and the clock-driven /system/clock and /system/resource are omitted.
+// menus, the clock-driven /system/clock and /system/resource, the sessions
+// of /user/active and users' last-logged-in are omitted.
 func (s *Sim) Dump() map[string][]map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -27,6 +28,7 @@ func (s *Sim) Dump() map[string][]map[string]string {
 		rows := make([]map[string]string, 0, len(t.items))
 		for _, it := range t.items {
 			r := maps.Clone(it.attrs)
+			delete(r, "last-logged-in") // set by every login
 			if !specs[name].singleton {
 				r[".id"] = it.ID()
 			}
@@ -37,8 +39,9 @@ func (s *Sim) Dump() map[string][]map[string]string {
 	return out
 }
 
-// volatile menus change with the clock alone; they are not configuration.
-var volatile = map[string]bool{"/system/clock": true, "/system/resource": true}
+// volatile menus change with the clock or with logins alone; they are not
+// configuration.
+var volatile = map[string]bool{"/system/clock": true, "/system/resource": true, "/user/active": true}
 
 // stateFile is the JSON form of --state: every row with its id (derived
 // rows marked ".derived") and each table's next id.
@@ -100,6 +103,9 @@ func (s *Sim) LoadState(r io.Reader) error {
 			delete(a, ".id")
 			delete(a, ".derived")
 			t.items = append(t.items, &item{id: id, attrs: a, derived: der})
+			if base, ok := dynamicBase[name]; ok && der != "" && id > base {
+				t.nextDyn = max(t.nextDyn, id-base)
+			}
 		}
 		tables[name] = t
 	}

@@ -27,9 +27,15 @@ func (it *item) clone() *item {
 // table is a menu's ordered list of items. Ids come from a per-table counter
 // and are never reused, like a router's.
 type table struct {
-	nextID uint64
-	items  []*item
+	nextID  uint64
+	nextDyn uint64 // dynamic rows of menus with a dynamic id range
+	items   []*item
 }
+
+// dynamicBase is where ids of rows the router makes itself start, per menu:
+// RouterOS shows such rows with long ids (a route *80000032, a BGP session
+// *2800001), apart from the small ids of configured rows.
+var dynamicBase = map[string]uint64{"/ip/route": 0x80000000, "/ipv6/route": 0x80000000, "/routing/bgp/session": 0x2800000}
 
 func newTable() *table { return &table{nextID: 1} }
 
@@ -37,6 +43,16 @@ func (t *table) alloc() uint64 {
 	id := t.nextID
 	t.nextID++
 	return id
+}
+
+// allocDynamic returns the next id of a row the router makes itself.
+func (t *table) allocDynamic(menu string) uint64 {
+	base, ok := dynamicBase[menu]
+	if !ok {
+		return t.alloc()
+	}
+	t.nextDyn++
+	return base + t.nextDyn
 }
 
 func (t *table) index(id uint64) int {

@@ -3,6 +3,7 @@ package rossim
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -74,9 +75,10 @@ func TestRawConnFraming(t *testing.T) {
 	if got := send("/login", "=name=admin", "=password="); got[0] != "!done" {
 		t.Fatalf("login: %v", got)
 	}
-	for _, n := range []int{10, 0x100, 0x5000, 0x210000} {
+	for i, n := range []int{10, 0x100, 0x5000, 0x210000} {
 		comment := strings.Repeat("c", n)
-		got := send("/ip/firewall/address-list/add", "=list=big", "=address=10.9.9.9", "=comment="+comment)
+		// A list holds an address once, so each round adds another.
+		got := send("/ip/firewall/address-list/add", "=list=big", fmt.Sprintf("=address=10.9.9.%d", i+1), "=comment="+comment)
 		if !strings.HasPrefix(got[0], "!done =ret=*") {
 			t.Fatalf("add with %d-byte comment: %v", n, got[0][:min(60, len(got[0]))])
 		}

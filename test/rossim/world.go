@@ -270,6 +270,9 @@ func (s *Sim) refreshBGP(now time.Time) (sessions, r4, r6 []derivedRow) {
 		if inst, ok := c.attrs["instance"]; ok {
 			sess["instance"] = inst
 		}
+		if c.attrs["remote.as"] != localAS {
+			sess["ebgp"] = "" // a flag: present and empty on eBGP sessions
+		}
 		if local.IsValid() {
 			sess["local.address"] = local.String()
 		}
@@ -382,7 +385,7 @@ func (s *Sim) syncDerived(menu string, want []derivedRow) {
 	t.items = kept
 	for _, w := range want {
 		if !have[w.key] {
-			t.items = append(t.items, &item{id: t.alloc(), attrs: w.attrs, derived: w.key})
+			t.items = append(t.items, &item{id: t.allocDynamic(menu), attrs: w.attrs, derived: w.key})
 		}
 	}
 }

@@ -74,7 +74,7 @@ func (f flagSpec) dashed() string {
 // takesPath guesses from the name whether a flag's value is a path, so zsh
 // offers files there and nothing for names, interfaces or formats.
 func (f flagSpec) takesPath() bool {
-	for _, k := range []string{"config", "dir", "out", "file", "png"} {
+	for _, k := range []string{"config", "dir", "out", "file", "png", "capture"} {
 		if strings.Contains(f.name, k) {
 			return true
 		}

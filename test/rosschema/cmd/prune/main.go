@@ -79,6 +79,9 @@ var menus = []string{
 	"/system/clock",
 	"/tool",
 	"/tool/netwatch",
+	"/user",
+	"/user/group",
+	"/user/active",
 }
 
 // rootCommands are commands at the top level that tether uses.

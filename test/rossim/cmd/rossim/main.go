@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 	scenario := fl.String("scenario", "", "TOML scenario file (world model and faults)")
 	user := fl.String("user", "admin", "API user name")
 	password := fl.String("password", "", "API password")
+	group := fl.String("group", "full", "the user's group: full, write, read, or a new one with --group-policy")
+	groupPolicy := fl.String("group-policy", "", `policies of a new --group, e.g. "api,read,write,test" (docs/routeros.md)`)
 	bare := fl.Bool("bare", false, "start without the defconf configuration")
 	dataplane := fl.String("dataplane", "", `"linux": realise WireGuard, addresses and routes in this network namespace (root)`)
 	linkNames := fl.String("link-names", "", "with --dataplane: RouterOS=Linux interface pairs, e.g. ether1=eth0,ether2=eth1")
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 		return err
 	}
 
-	cfg := rossim.Config{Version: *version, User: *user, Password: *password, Bare: *bare, Logf: log.Printf}
+	cfg := rossim.Config{Version: *version, User: *user, Password: *password, Group: *group, GroupPolicy: *groupPolicy, Bare: *bare, Logf: log.Printf}
 	switch *dataplane {
 	case "":
 		if *linkNames != "" {
