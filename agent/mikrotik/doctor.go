@@ -194,7 +194,7 @@ func colons(hexs string) string {
 }
 
 func portOf(addr string) string {
-	if _, p, err := splitHostPort(addr); err == nil {
+	if _, p, err := net.SplitHostPort(addr); err == nil {
 		return p
 	}
 	return addr

@@ -109,7 +109,7 @@ func doctorChecks(ctx context.Context, env *cliEnv, cfgPath string, cfg *config.
 		}
 		return append(out, linuxhost.Doctor(ctx, n, cfg.Site, linuxhost.DoctorOptions{StateDir: cfg.StateDir, KeyDir: cfg.Linux.KeyDir, ConfigFile: cfgPath})...)
 	}
-	conn, err := mikrotik.ConnFromConfig(cfg.RouterOS)
+	conn, err := routerOSConn(cfg.RouterOS)
 	if err != nil {
 		return append(out, agent.DoctorCheck{Area: "routeros", Name: "config", Detail: err.Error(), Fix: "fix [routeros] in the agent config"})
 	}

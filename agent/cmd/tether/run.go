@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -136,15 +138,11 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 func newDevice(cfg *config.Config, cfgPath string, log *zap.Logger) (agent.Device, agent.Prober, func(), error) {
 	switch {
 	case cfg.RouterOS.Address != "":
-		pw, err := config.ReadSecret(cfg.RouterOS.PasswordFile)
+		conn, err := routerOSConn(cfg.RouterOS)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		d := mikrotik.New(mikrotik.Options{Logger: log, Conn: mikrotik.Conn{
-			Address: cfg.RouterOS.Address, Username: cfg.RouterOS.Username, Password: pw,
-			TLS: *cfg.RouterOS.TLS, CAFile: cfg.RouterOS.CAFile, Fingerprint: cfg.RouterOS.Fingerprint,
-			InsecureSkipVerify: cfg.RouterOS.InsecureSkipVerify, Timeout: cfg.RouterOS.Timeout.Duration,
-		}})
+		d := mikrotik.New(mikrotik.Options{Logger: log, Conn: conn})
 		return d, d, func() { _ = d.Close() }, nil
 	default:
 		d := linuxhost.New(linuxhost.Options{Root: cfg.Linux.Root, KeyDir: cfg.Linux.KeyDir, StateDir: cfg.StateDir,
@@ -229,4 +227,30 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	s.log.Info("agent stopped", zap.String("step", "stop"))
 	return 0
+}
+
+// routerOSConn turns the agent's [routeros] settings into a connection,
+// reading the password file. An address without a port gets the API's:
+// 8729 for api-ssl, 8728 for plain api.
+func routerOSConn(rc config.RouterOS) (mikrotik.Conn, error) {
+	if rc.Address == "" {
+		return mikrotik.Conn{}, errors.New("routeros.address is required (host:port, 8729 for api-ssl)")
+	}
+	pw, err := config.ReadSecret(rc.PasswordFile)
+	if err != nil {
+		return mikrotik.Conn{}, fmt.Errorf("routeros password: %w", err)
+	}
+	c := mikrotik.Conn{
+		Address: rc.Address, Username: rc.Username, Password: pw,
+		TLS: rc.TLS == nil || *rc.TLS, CAFile: rc.CAFile, Fingerprint: rc.Fingerprint,
+		InsecureSkipVerify: rc.InsecureSkipVerify, Timeout: rc.Timeout.Duration,
+	}
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		port := "8729"
+		if !c.TLS {
+			port = "8728"
+		}
+		c.Address = net.JoinHostPort(strings.Trim(c.Address, "[]"), port)
+	}
+	return c, nil
 }
