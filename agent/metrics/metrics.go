@@ -52,13 +52,6 @@ const (
 // this package, not the other way round).
 var knownResults = []string{"applied", "reverted", "rejected", "unchanged", "repaired", "drift"}
 
-// APICallCounter is the one method the RouterOS device needs: it counts each
-// API call it makes and whether it failed. *Metrics implements it; a device
-// built without metrics keeps a nil value and skips the call.
-type APICallCounter interface {
-	RouterOSCall(err error)
-}
-
 // Options configures New.
 type Options struct {
 	Site         string
@@ -95,8 +88,6 @@ type Metrics struct {
 	lastResult string
 	lastSyncAt time.Time
 }
-
-var _ APICallCounter = (*Metrics)(nil)
 
 // New builds the metrics and their private registry.
 func New(o Options) *Metrics {
@@ -217,12 +208,14 @@ func (m *Metrics) SyncOK(t time.Time) {
 	m.mu.Unlock()
 }
 
-// RouterOSCall counts one RouterOS API command and, when err != nil, its
-// failure.
-func (m *Metrics) RouterOSCall(err error) {
-	m.rosCalls.Inc()
-	if err != nil {
-		m.rosErrors.Inc()
+// RouterOSCalls adds RouterOS API commands sent and, of those, the ones
+// that failed (a refusal by the router or a lost connection).
+func (m *Metrics) RouterOSCalls(sent, failed int64) {
+	if sent > 0 {
+		m.rosCalls.Add(float64(sent))
+	}
+	if failed > 0 {
+		m.rosErrors.Add(float64(failed))
 	}
 }
 

@@ -67,9 +67,8 @@ func TestScrapeAfterTransaction(t *testing.T) {
 	m.ObserveOutcome("rejected", 0, 0)
 	m.SetRunning("0123456789abcdef0123456789abcdef01234567")
 	m.SetRunning("89abcdef0123456789abcdef0123456789abcdef") // replaces the first
-	m.RouterOSCall(nil)
-	m.RouterOSCall(nil)
-	m.RouterOSCall(errors.New("!trap"))
+	m.RouterOSCalls(2, 0)
+	m.RouterOSCalls(1, 1)
 	m.SetPendingNotes(2)
 	m.SyncOK(clk.Now())
 

@@ -49,6 +49,7 @@ type Conn struct {
 type Stats struct {
 	RoundTrips int64 // commands sent after login (reads and writes)
 	Writes     int64 // add, set, unset, remove, move commands
+	Failures   int64 // round trips answered with !trap or !fatal, or lost in transit
 	Dials      int64 // connections opened (including reconnects)
 }
 
@@ -289,6 +290,7 @@ func (c *client) run(ctx context.Context, words ...string) (*reply, error) {
 			}
 			return out, nil
 		}
+		c.stats.Failures++
 		var de *routeros.DeviceError
 		if errors.As(err, &de) && de.Sentence.Word == "!trap" {
 			return nil, &trap{cmd: words[0], msg: de.Sentence.Map["message"]}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/metrics"
+	"github.com/tether-net/tether/agent/mikrotik"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/agent/sdnotify"
 )
@@ -19,8 +20,8 @@ import (
 type observer struct {
 	m        *metrics.Metrics
 	notes    *notes.Store
-	calls    func() int64 // RouterOS API round trips so far; nil on Linux
-	lastCall int64
+	apiStats func() mikrotik.Stats // RouterOS API traffic so far; nil on Linux
+	lastAPI  mikrotik.Stats
 	progress atomic.Int64 // unix nanos of the last completed sync
 }
 
@@ -42,11 +43,10 @@ func (o *observer) Synced(out *agent.Outcome, err error) {
 			o.m.SetPendingNotes(n)
 		}
 	}
-	if o.calls != nil {
-		c := o.calls()
-		for ; o.lastCall < c; o.lastCall++ {
-			o.m.RouterOSCall(nil)
-		}
+	if o.apiStats != nil {
+		st := o.apiStats()
+		o.m.RouterOSCalls(st.RoundTrips-o.lastAPI.RoundTrips, st.Failures-o.lastAPI.Failures)
+		o.lastAPI = st
 	}
 }
 

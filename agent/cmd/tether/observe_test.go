@@ -12,6 +12,7 @@ import (
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/metrics"
+	"github.com/tether-net/tether/agent/mikrotik"
 	"github.com/tether-net/tether/agent/notes"
 )
 
@@ -27,10 +28,12 @@ func TestObserverFeedsMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := metrics.New(metrics.Options{Site: "home", Version: "test", PollInterval: time.Second})
-	calls := int64(0)
-	o := &observer{m: m, notes: store, calls: func() int64 { return calls }}
+	var api mikrotik.Stats
+	o := &observer{m: m, notes: store, apiStats: func() mikrotik.Stats { return api }}
 	start := time.Now()
-	calls = 7
+	api = mikrotik.Stats{RoundTrips: 5, Failures: 1}
+	o.Synced(nil, nil)
+	api = mikrotik.Stats{RoundTrips: 7, Failures: 2}
 	o.Synced(&agent.Outcome{Result: agent.ResultApplied, Commit: strings.Repeat("ab", 20), Started: start, Finished: start.Add(3 * time.Second), GateDuration: 2 * time.Second}, nil)
 	o.Synced(&agent.Outcome{Result: agent.ResultReverted, Commit: strings.Repeat("cd", 20), Started: start, Finished: start.Add(time.Second)}, nil)
 	rec := httptest.NewRecorder()
@@ -42,6 +45,7 @@ func TestObserverFeedsMetrics(t *testing.T) {
 		`tether_reverts_total{site="home"} 1`,
 		`tether_running_commit_info{commit="` + strings.Repeat("ab", 20) + `",site="home"} 1`,
 		`tether_routeros_api_calls_total{site="home"} 7`,
+		`tether_routeros_api_errors_total{site="home"} 2`,
 		`tether_notes_pending_push{site="home"} 0`,
 		`tether_gate_duration_seconds_count{site="home"} 1`,
 	} {

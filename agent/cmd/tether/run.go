@@ -118,7 +118,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	m := metrics.New(metrics.Options{Site: cfg.Site, Version: version, PollInterval: cfg.PollInterval.Duration})
 	obs := &observer{m: m, notes: own}
 	if rd, ok := dev.(*mikrotik.Device); ok {
-		obs.calls = func() int64 { return rd.Stats().RoundTrips }
+		obs.apiStats = rd.Stats
 	}
 	host, _ := os.Hostname()
 	a := &agent.Agent{
