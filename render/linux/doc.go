@@ -26,9 +26,8 @@
 //     with no previous version needs "wg-restart" (it brings the interface up).
 //   - `wg syncconf` replaces the whole device configuration: a stripped file
 //     without PrivateKey CLEARS the interface's private key (verified with
-//     wireguard-go). Feed it SyncConfig(file, key), which strips the wg-quick
-//     keys and inserts the key read from Options.KeyDir, never a bare
-//     `wg-quick strip`.
+//     wireguard-go). The device feeds it `wg-quick strip` output with the
+//     key read from the key directory added, never a bare strip.
 //   - bird.conf: "bird-configure" (`birdc -s <Target> configure`, which keeps
 //     unchanged sessions up; `configure timeout` gives BIRD's own revert).
 //   - nftables: "nft-apply" (`nft -f`, atomic; the file replaces only the

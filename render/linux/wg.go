@@ -272,39 +272,3 @@ func normList(v string) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-// SyncConfig turns a rendered wg-quick file into what `wg syncconf` (and
-// `wg setconf`) needs: wg-quick-only keys removed, as `wg-quick strip`
-// does, and `PrivateKey = privateKey` inserted into [Interface]. The key
-// must be part of the synced configuration because syncconf replaces the
-// whole device configuration and clears a key that is absent. The result
-// holds a secret: the device pipes it to wg and never writes it to disk.
-func SyncConfig(wgQuick []byte, privateKey string) []byte {
-	var b bytes.Buffer
-	inIface := false
-	sc := bufio.NewScanner(bytes.NewReader(wgQuick))
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		t := strings.TrimSpace(line)
-		if i := strings.IndexByte(t, '#'); i >= 0 {
-			t = strings.TrimSpace(t[:i])
-		}
-		if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
-			inIface = strings.EqualFold(strings.TrimSpace(t[1:len(t)-1]), "interface")
-			b.WriteString(line + "\n")
-			if inIface {
-				b.WriteString("PrivateKey = " + privateKey + "\n")
-			}
-			continue
-		}
-		if k, _, ok := strings.Cut(t, "="); ok && inIface {
-			k = strings.ToLower(strings.TrimSpace(k))
-			if wgQuickOnly[k] || k == "privatekey" {
-				continue
-			}
-		}
-		b.WriteString(line + "\n")
-	}
-	return b.Bytes()
-}

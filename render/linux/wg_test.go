@@ -45,21 +45,3 @@ func TestNeedsRestart(t *testing.T) {
 		}
 	}
 }
-
-func TestSyncConfig(t *testing.T) {
-	got := string(SyncConfig([]byte(wgBase), "KEY="))
-	want := `# Rendered by tether
-[Interface]
-PrivateKey = KEY=
-ListenPort = 51820
-
-# home
-[Peer]
-PublicKey = AAAA
-AllowedIPs = fd99::2/128, 2001:db8::/64
-PersistentKeepalive = 25
-`
-	if got != want {
-		t.Errorf("SyncConfig:\n%s\nwant:\n%s", got, want)
-	}
-}
