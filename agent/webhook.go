@@ -2,9 +2,34 @@ package agent
 
 import (
 	"crypto/subtle"
+	"io"
 	"net/http"
 	"strings"
+	"time"
 )
+
+// maxWebhookBody bounds what a caller may send: forges post their push
+// payload, which tether does not need, so it is read and dropped.
+const maxWebhookBody = 1 << 20
+
+// NewWebhookServer serves WebhookHandler on addr with every timeout set, so
+// a client that trickles headers or a body, or never reads the answer, holds
+// a connection for seconds, not forever.
+func NewWebhookServer(addr, secret string, kick chan<- struct{}) *http.Server {
+	return newWebhookServer(addr, WebhookHandler(secret, kick), 10*time.Second)
+}
+
+func newWebhookServer(addr string, h http.Handler, read time.Duration) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: read / 2,
+		ReadTimeout:       read,
+		WriteTimeout:      read,
+		IdleTimeout:       6 * read,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
 
 // WebhookHandler forces a sync on POST /hooks/sync when the request carries
 // the shared secret as a bearer token (or X-Tether-Secret). Forges can call
@@ -15,6 +40,10 @@ func WebhookHandler(secret string, kick chan<- struct{}) http.Handler {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxWebhookBody)); err != nil {
+			http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
 			return
 		}
 		got := r.Header.Get("X-Tether-Secret")

@@ -198,7 +198,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "tether run: webhook.secret_file must hold a secret: %v\n", err)
 			return 1
 		}
-		srv := &http.Server{Addr: s.cfg.Webhook.Listen, Handler: agent.WebhookHandler(secret, kick), ReadHeaderTimeout: 5 * time.Second}
+		srv := agent.NewWebhookServer(s.cfg.Webhook.Listen, secret, kick)
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("webhook server stopped", zap.Error(err))
