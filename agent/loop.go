@@ -105,7 +105,8 @@ type Agent struct {
 	unpublished bool
 }
 
-// ErrPermanent marks failures that retrying the same commit cannot fix.
+// ErrPermanent marks failures that retrying the same commit cannot fix: a
+// device's Plan wraps it to have the commit rejected (noted, not retried).
 var ErrPermanent = errors.New("permanent")
 
 // log is the agent's logger; every line carries the site.
@@ -195,6 +196,9 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 		return a.reject(ctx, st, o, fmt.Sprintf("site %q is not in the network (sites: %v)", a.Site, n.SiteNames()), nil)
 	}
 	plan, err := a.Device.Plan(ctx, n, a.Site)
+	if errors.Is(err, ErrPermanent) {
+		return a.reject(ctx, st, o, err.Error(), nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}

@@ -59,6 +59,9 @@ type RouterOS struct {
 	Fingerprint        string   `toml:"fingerprint"` // sha256 of the router certificate, hex
 	InsecureSkipVerify bool     `toml:"insecure_skip_verify"`
 	Timeout            Duration `toml:"timeout"` // per API call, default 10s
+	// RawMenusAllow lists guarded menus (users, services, scripts, files…)
+	// that the repo's raw items may change on this router; none by default.
+	RawMenusAllow []string `toml:"raw_menus_allow"`
 }
 
 // Linux configures the Linux host device.

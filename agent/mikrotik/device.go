@@ -32,17 +32,21 @@ type Options struct {
 	// Version, when set, renders the site for this RouterOS version instead
 	// of the one the model declares (tests run one model on several).
 	Version string
+	// RawMenusAllow names guarded menus (see guardedMenus) that raw items
+	// may change on this router; the agent's [routeros] raw_menus_allow.
+	RawMenusAllow []string
 }
 
 // Device is a RouterOS router reached over its API. It satisfies
 // agent.Device and agent.Prober. Calls are serialized on one connection.
 type Device struct {
-	c       *client
-	log     *zap.Logger
-	now     func() time.Time
-	rand    io.Reader
-	render  func(*policy.Network, string) (*ros.Config, error)
-	version string
+	c        *client
+	log      *zap.Logger
+	now      func() time.Time
+	rand     io.Reader
+	render   func(*policy.Network, string) (*ros.Config, error)
+	version  string
+	rawAllow []string
 }
 
 var (
@@ -52,7 +56,7 @@ var (
 
 // New returns a Device; it connects lazily on the first call.
 func New(o Options) *Device {
-	d := &Device{log: o.Logger, now: o.Now, rand: o.Rand, render: o.Render, version: o.Version}
+	d := &Device{log: o.Logger, now: o.Now, rand: o.Rand, render: o.Render, version: o.Version, rawAllow: o.RawMenusAllow}
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
@@ -92,6 +96,11 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 
 // renderSite renders the site, for Options.Version when it is set.
 func (d *Device) renderSite(n *policy.Network, site string) (*ros.Config, error) {
+	if s := n.Sites[site]; s != nil {
+		if err := checkRawMenus(s, d.rawAllow); err != nil {
+			return nil, err
+		}
+	}
 	if d.version != "" {
 		if s := n.Sites[site]; s != nil && s.RouterOSVersion != d.version {
 			cp := *s

@@ -142,7 +142,7 @@ func newDevice(cfg *config.Config, cfgPath string, log *zap.Logger) (agent.Devic
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		d := mikrotik.New(mikrotik.Options{Logger: log, Conn: conn})
+		d := mikrotik.New(mikrotik.Options{Logger: log, Conn: conn, RawMenusAllow: cfg.RouterOS.RawMenusAllow})
 		return d, d, func() { _ = d.Close() }, nil
 	default:
 		d := linuxhost.New(linuxhost.Options{Root: cfg.Linux.Root, KeyDir: cfg.Linux.KeyDir, StateDir: cfg.StateDir,
