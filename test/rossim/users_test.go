@@ -43,6 +43,10 @@ func TestUsersAndGroupsPrintAsRouterOS7(t *testing.T) {
 	if _, err := dial(t, s, "tether", "pw"); err != nil {
 		t.Fatal(err)
 	}
+	u = rows(run(t, c, "/user/print", "?name=tether", "=.proplist=last-logged-in"))
+	if _, err := time.Parse("2006-01-02 15:04:05", u[0]["last-logged-in"]); err != nil {
+		t.Errorf("last-logged-in not ISO: %v", u[0])
+	}
 	r = run(t, c, "/user/active/print", "=.proplist=name,via,address,group")
 	names := column(r, "name")
 	if len(names) != 2 || !strings.Contains(strings.Join(names, ","), "tether") || r.Re[0].Map["via"] != "api" || r.Re[0].Map["address"] != "127.0.0.1" {
