@@ -181,3 +181,17 @@ func TestSchedulerPolicies(t *testing.T) {
 		t.Errorf("dont-require-permissions script: %q", got["own"])
 	}
 }
+
+func TestPingNeedsTestPolicy(t *testing.T) {
+	s, _ := newSim(t, Config{User: "tether", Password: "pw", Group: "notest", GroupPolicy: "api,read,write"})
+	c, err := dial(t, s, "tether", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"/tool/ping", "/ping"} {
+		if msg := trapMsg(t, c, cmd, "=address=192.168.88.1", "=count=1"); msg != "not enough permissions (9)" {
+			t.Errorf("%s without test: %q", cmd, msg)
+		}
+	}
+	run(t, c, "/ip/address/add", "=address=10.1.1.1/24", "=interface=ether2")
+}
