@@ -177,3 +177,18 @@ func TestBGPSessionShape(t *testing.T) {
 		t.Errorf("uptime %q", sess["uptime"])
 	}
 }
+
+func TestUnknownMenuTwoTraps(t *testing.T) {
+	s, _ := newSim(t, Config{})
+	send, read := rawSession(t, s)
+	send("/system/routerboard/getall")
+	got := []string{read(), read(), read()}
+	want := []string{
+		"!trap =category=0 =message=no such command or directory (routerboard)",
+		"!trap =category=0 =message=no such command prefix",
+		"!done",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("unknown menu:\n got %q\nwant %q", got, want)
+	}
+}
