@@ -170,8 +170,10 @@ func TestBGPSessionShape(t *testing.T) {
 	if sess[".id"] != "*2800001" || sess["established"] != "true" || sess["name"] != "relay-1" {
 		t.Errorf("session %v", sess)
 	}
-	if v, ok := sess["ebgp"]; !ok || v != "" {
-		t.Errorf("ebgp flag %q %v", v, ok)
+	for _, flag := range []string{"ebgp", "remote.eor", "local.eor"} {
+		if v, ok := sess[flag]; !ok || v != "" {
+			t.Errorf("%s flag %q %v", flag, v, ok)
+		}
 	}
 	if _, err := ParseDuration(sess["uptime"]); err != nil {
 		t.Errorf("uptime %q", sess["uptime"])
