@@ -170,10 +170,27 @@ func TestBGPSessionShape(t *testing.T) {
 	if sess[".id"] != "*2800001" || sess["established"] != "true" || sess["name"] != "relay-1" {
 		t.Errorf("session %v", sess)
 	}
-	if v, ok := sess["ebgp"]; !ok || v != "" {
-		t.Errorf("ebgp flag %q %v", v, ok)
+	for _, flag := range []string{"ebgp", "remote.eor", "local.eor"} {
+		if v, ok := sess[flag]; !ok || v != "" {
+			t.Errorf("%s flag %q %v", flag, v, ok)
+		}
 	}
 	if _, err := ParseDuration(sess["uptime"]); err != nil {
 		t.Errorf("uptime %q", sess["uptime"])
+	}
+}
+
+func TestUnknownMenuTwoTraps(t *testing.T) {
+	s, _ := newSim(t, Config{})
+	send, read := rawSession(t, s)
+	send("/system/routerboard/getall")
+	got := []string{read(), read(), read()}
+	want := []string{
+		"!trap =category=0 =message=no such command or directory (routerboard)",
+		"!trap =category=0 =message=no such command prefix",
+		"!done",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("unknown menu:\n got %q\nwant %q", got, want)
 	}
 }

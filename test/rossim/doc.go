@@ -25,8 +25,9 @@
 //     have long ids (routes *80000001…, BGP sessions *2800001…). /interface and its typed
 //     menus (wireguard, bridge, vlan, ethernet) share one table, ids and
 //     name space, as on a router.
-//   - Validation: unknown menu ("no such command prefix"), command ("no such
-//     command") or attribute ("unknown parameter X") per the version's tree;
+//   - Validation: unknown menu (two traps: "no such command or directory
+//     (x)", then "no such command prefix"), command ("no such command") or
+//     attribute ("unknown parameter X") per the version's tree;
 //     values of the attributes tether uses (addresses, prefixes, ports,
 //     booleans, durations, WireGuard keys, interface/list/table/instance
 //     references, firewall actions), required attributes ("missing value(s)

@@ -184,6 +184,14 @@ func (c *conn) send(tag string, words ...string) {
 }
 
 func (c *conn) trap(tag string, t *Trap) {
+	if t.Prior != nil {
+		c.trapSentence(tag, t.Prior)
+	}
+	c.trapSentence(tag, t)
+	c.send(tag, "!done")
+}
+
+func (c *conn) trapSentence(tag string, t *Trap) {
 	c.s.nTraps.Add(1)
 	words := []string{"!trap"}
 	if t.Category != 0 || strings.HasPrefix(t.Message, "no such") {
@@ -191,7 +199,6 @@ func (c *conn) trap(tag string, t *Trap) {
 	}
 	words = append(words, "=message="+t.Message)
 	c.send(tag, words...)
-	c.send(tag, "!done")
 }
 
 // serve handles one sentence; false closes the connection.

@@ -300,7 +300,7 @@ func (s *Sim) dispatch(c *command, who session) (reply, *Trap) {
 		return s.ping(c)
 	}
 	if c.menu != "/" && !s.tree.HasMenu(c.menu) {
-		return reply{}, trapf(0, "no such command prefix")
+		return reply{}, s.noSuchMenu(c.menu)
 	}
 	if !s.tree.HasCommand(c.menu, verb) {
 		return reply{}, trapf(0, "no such command")
@@ -349,6 +349,21 @@ func (s *Sim) dispatch(c *command, who session) (reply, *Trap) {
 		s.nWrites.Add(1)
 	}
 	return rep, trap
+}
+
+// noSuchMenu is RouterOS 7's answer to a command in an unknown menu: two
+// traps, the first naming the first unknown path segment.
+func (s *Sim) noSuchMenu(menu string) *Trap {
+	t := trapf(0, "no such command prefix")
+	prefix := ""
+	for _, seg := range strings.Split(strings.Trim(menu, "/"), "/") {
+		prefix += "/" + seg
+		if !s.tree.HasMenu(prefix) {
+			t.Prior = trapf(0, "no such command or directory (%s)", seg)
+			break
+		}
+	}
+	return t
 }
 
 // tableFor returns the table backing menu, creating an empty one for any

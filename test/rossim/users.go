@@ -41,22 +41,19 @@ var (
 
 // builtinGroups are the three groups every RouterOS has and nobody can
 // remove, with the policies the manual prints for them.
-var builtinGroups = []struct {
+type groupDef struct {
 	name string
 	pol  policySet
-}{
+}
+
+var builtinGroups = []groupDef{
 	{"read", allPolicies &^ pol("ftp", "write", "policy")},
 	{"write", allPolicies &^ pol("ftp", "policy")},
 	{"full", allPolicies},
 }
 
 func isBuiltinGroup(name string) bool {
-	return slices.ContainsFunc(builtinGroups, func(g struct {
-		name string
-		pol  policySet
-	}) bool {
-		return g.name == name
-	})
+	return slices.ContainsFunc(builtinGroups, func(g groupDef) bool { return g.name == name })
 }
 
 func (p policySet) has(q policySet) bool { return p&q == q }

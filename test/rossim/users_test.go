@@ -43,6 +43,10 @@ func TestUsersAndGroupsPrintAsRouterOS7(t *testing.T) {
 	if _, err := dial(t, s, "tether", "pw"); err != nil {
 		t.Fatal(err)
 	}
+	u = rows(run(t, c, "/user/print", "?name=tether", "=.proplist=last-logged-in"))
+	if _, err := time.Parse("2006-01-02 15:04:05", u[0]["last-logged-in"]); err != nil {
+		t.Errorf("last-logged-in not ISO: %v", u[0])
+	}
 	r = run(t, c, "/user/active/print", "=.proplist=name,via,address,group")
 	names := column(r, "name")
 	if len(names) != 2 || !strings.Contains(strings.Join(names, ","), "tether") || r.Re[0].Map["via"] != "api" || r.Re[0].Map["address"] != "127.0.0.1" {
@@ -176,4 +180,18 @@ func TestSchedulerPolicies(t *testing.T) {
 	if got["own"] != "ok" {
 		t.Errorf("dont-require-permissions script: %q", got["own"])
 	}
+}
+
+func TestPingNeedsTestPolicy(t *testing.T) {
+	s, _ := newSim(t, Config{User: "tether", Password: "pw", Group: "notest", GroupPolicy: "api,read,write"})
+	c, err := dial(t, s, "tether", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"/tool/ping", "/ping"} {
+		if msg := trapMsg(t, c, cmd, "=address=192.168.88.1", "=count=1"); msg != "not enough permissions (9)" {
+			t.Errorf("%s without test: %q", cmd, msg)
+		}
+	}
+	run(t, c, "/ip/address/add", "=address=10.1.1.1/24", "=interface=ether2")
 }

@@ -16,6 +16,9 @@ import (
 type Trap struct {
 	Category int
 	Message  string
+	// Prior is a trap sent before this one for the same command (RouterOS
+	// sometimes answers with two); Message is the last, as clients report.
+	Prior *Trap
 }
 
 func (t *Trap) Error() string { return t.Message }

@@ -279,6 +279,7 @@ func (s *Sim) refreshBGP(now time.Time) (sessions, r4, r6 []derivedRow) {
 		if !st.up.IsZero() {
 			accepted := s.acceptedPrefixes(c.attrs["input.filter"], far.Announces)
 			sess["established"] = "true"
+			sess["remote.eor"], sess["local.eor"] = "", "" // End-of-RIB flags, bare
 			sess["uptime"] = FormatDuration(now.Sub(st.up))
 			sess["prefix-count"] = strconv.Itoa(len(accepted))
 			sess["remote.id"] = far.TransitAddress

@@ -14,7 +14,7 @@ check failed. The checks follow test/rossim/CONFORMANCE.md.
 import sys
 
 import librouteros
-from librouteros.exceptions import TrapError
+from librouteros.exceptions import MultiTrapError, TrapError
 from librouteros.query import Key
 
 HOST, PORT, USER, PASSWORD = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -115,6 +115,17 @@ def _():
     expect(e.message.startswith("no such item"), repr(e.message))
     e = trap_of(lambda: list(api.rawCmd("/ip/address/frobnicate")))
     expect(e.message == "no such command", repr(e.message))
+
+
+@check("an unknown menu answers two traps")
+def _():
+    try:
+        list(api.rawCmd("/system/routerboard/getall"))
+    except MultiTrapError as e:
+        got = [t.message for t in e.traps]
+        expect(got == ["no such command or directory (routerboard)", "no such command prefix"], got)
+        return
+    raise AssertionError("not a double trap")
 
 
 @check("a read-only user is refused writes")
