@@ -283,8 +283,9 @@ func (d *Device) deadmanState(ctx context.Context, txn string) (deadman, error) 
 	return st, nil
 }
 
-// deadmanPolicy is what the dead-man script and its scheduler may do.
-const deadmanPolicy = "read,write,test"
+// deadmanPolicy is what the dead-man script and its scheduler may do: it
+// only restores configuration, so it needs no more than read and write.
+const deadmanPolicy = "read,write"
 
 // arm creates the dead-man: the script first, then the one-shot scheduler
 // that runs it at the deadline in the router's own clock.

@@ -35,7 +35,7 @@ var neededPolicies = []struct{ name, why string }{
 	{"api", "log in over the API (api-ssl) at all"},
 	{"read", "read the menus it plans against, the clock, WireGuard handshakes and BGP sessions"},
 	{"write", "add, set, move and remove its items and create the dead-man script and scheduler"},
-	{"test", "run /tool/ping for the gate's ping probes, and give the dead-man script its policy (" + deadmanPolicy + "): a user cannot create a script with a policy it lacks"},
+	{"test", "run /tool/ping for the gate's ping probes"},
 }
 
 // minVersion is the oldest RouterOS tether renders for.

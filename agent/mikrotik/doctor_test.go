@@ -154,9 +154,24 @@ func TestDoctorFailures(t *testing.T) {
 		if c := find(checks, "look-alikes"); c == nil || c.OK || !strings.Contains(c.Detail, "192.168.88.1/24 on bridge") || !strings.Contains(c.Fix, "tether adopt") {
 			t.Fatalf("look-alikes check: %+v", c)
 		}
-		// Without test the dead-man's script cannot be created: the round
+		// The dead-man only restores configuration: read and write are all
+		// its script and scheduler ask for, so it works without test.
+		if c := find(checks, "dead-man"); c == nil || !c.OK {
+			t.Fatalf("dead-man check without test: %+v", c)
+		}
+	})
+	t.Run("policy write", func(t *testing.T) {
+		sim, addr, fp := tlsSim(t, "7.22.3")
+		leastPrivilege(t, sim, "api,read,test")
+		n := defconfSite(t, "7.22.3")
+		conn := Conn{Address: addr, Username: "tether", Password: "s3cret-for-test", TLS: true, Fingerprint: fp, Timeout: 5 * time.Second}
+		checks := Doctor(ctx, conn, n, "home", DoctorOptions{})
+		if c := find(checks, "policies"); c == nil || c.OK || !strings.Contains(c.Detail, "lacks write") {
+			t.Fatalf("policies check: %+v", c)
+		}
+		// Without write the dead-man's script cannot be created: the round
 		// trip says so, and leaves nothing behind.
-		if c := find(checks, "dead-man"); c == nil || c.OK || !strings.Contains(c.Detail, "not enough permissions") || !strings.Contains(c.Fix, "read,write,test") {
+		if c := find(checks, "dead-man"); c == nil || c.OK || !strings.Contains(c.Detail, "not enough permissions") || !strings.Contains(c.Fix, "write") {
 			t.Fatalf("dead-man check: %+v", c)
 		}
 		for _, menu := range []string{"/system/script/print", "/system/scheduler/print"} {
