@@ -54,6 +54,8 @@ type CheckReport struct {
 // fault). Checks on a link both of whose ends the commit changed are not
 // judged until they turn healthy, the far end has settled this commit, or
 // PeerNoteWait passes, so two sites converge instead of reverting each other.
+// A failing two-ended link whose far end reverted or rejected the commit
+// fails the gate at once.
 type Gate struct {
 	Prober Prober
 	Clock  Clock
@@ -74,9 +76,9 @@ type GateInput struct {
 	// Fresh names handshake checks whose peer the change touched: they
 	// pass only on a handshake after the change.
 	Fresh map[string]bool
-	// PeerReady reports whether the far end of a link has recorded its
-	// outcome for the commit.
-	PeerReady func(ctx context.Context, link string) bool
+	// PeerResult is the far end's recorded result for the commit on a
+	// link ("" while it has recorded none).
+	PeerResult func(ctx context.Context, link string) string
 	// Changed is when the device started applying; a handshake since then
 	// (less a second: RouterOS reports whole seconds) counts as fresh.
 	// Zero means the gate's own start.
@@ -85,7 +87,13 @@ type GateInput struct {
 
 // Run gates a change applied just before the call.
 func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
-	checks, baseline, twoEnded, peerReady := in.Checks, in.Baseline, in.TwoEnded, in.PeerReady
+	checks, baseline, twoEnded := in.Checks, in.Baseline, in.TwoEnded
+	peerResult := func(ctx context.Context, link string) string {
+		if in.PeerResult == nil {
+			return ""
+		}
+		return in.PeerResult(ctx, link)
+	}
 	start := g.Clock.Now()
 	changed := start
 	if !in.Changed.IsZero() {
@@ -110,7 +118,17 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 		now := g.Clock.Now()
 		results := g.Prober.Probe(ctx, checks)
 		reports := make([]CheckReport, len(checks))
-		failing := ""
+		failing, gaveUp := "", ""
+		// The far end's result, read at most once per link and round.
+		farResults := map[string]string{}
+		farResult := func(link string) string {
+			if r, ok := farResults[link]; ok {
+				return r
+			}
+			r := peerResult(ctx, link)
+			farResults[link] = r
+			return r
+		}
 		for i, c := range checks {
 			r := CheckResult{Name: c.Name, Kind: string(c.Kind), Evidence: "not observed", At: now}
 			if i < len(results) {
@@ -131,7 +149,7 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 				// applied), once the far end has recorded its outcome, or
 				// when the bounded wait ends. Waiting for the far end's note
 				// alone would deadlock: it waits for ours.
-				if r.OK || (peerReady != nil && peerReady(ctx, c.Link)) || now.Sub(start) >= peerWait {
+				if r.OK || now.Sub(start) >= peerWait || farResult(c.Link) != "" {
 					ready[c.Link] = true
 					rep.Judged = true
 				} else {
@@ -142,8 +160,19 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 			}
 			if rep.Judged && !r.OK && failing == "" {
 				failing = fmt.Sprintf("%s: %s", c.Name, r.Evidence)
+				// A far end back at (or never past) the link's prior
+				// configuration leaves it down: waiting out the deadline
+				// would only prolong the outage.
+				if c.Link != "" && twoEnded[c.Link] {
+					if far := farResult(c.Link); far == ResultReverted || far == ResultRejected {
+						gaveUp = fmt.Sprintf("%s; the far end of %s %s this commit", failing, c.Link, far)
+					}
+				}
 			}
 			reports[i] = rep
+		}
+		if gaveUp != "" {
+			return GateResult{Passed: false, Reason: gaveUp, Checks: reports, Duration: now.Sub(start)}
 		}
 		waiting := false
 		for _, rep := range reports {

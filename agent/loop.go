@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -204,7 +203,16 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 		st.Running = c
 		return o, a.finish(ctx, st, o)
 	}
-	twoEnded := a.twoEndedLinks(ctx, n, st.Running, commit)
+	var prev *policy.Network
+	if st.Running != "" {
+		if p, problems, err := a.load(ctx, plumbing.NewHash(st.Running)); err == nil && !problems.HasErrors() && p.Sites[a.Site] != nil {
+			prev = p
+		}
+	}
+	twoEnded := twoEndedLinks(prev, n, a.Site)
+	if halt := a.farEndGaveUp(ctx, n, c, twoEnded); halt != "" {
+		return a.reject(ctx, st, o, halt, nil)
+	}
 	if wait, halt := a.waitForWaves(ctx, n, c, twoEnded); halt != "" {
 		return a.reject(ctx, st, o, halt, nil)
 	} else if wait != "" {
@@ -212,12 +220,6 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 		return nil, nil
 	}
 	log.Info("planned", zap.String("step", "plan"), zap.String("digest", plan.Digest), zap.Int("changes", len(plan.Changes)))
-	var prev *policy.Network
-	if st.Running != "" {
-		if p, problems, err := a.load(ctx, plumbing.NewHash(st.Running)); err == nil && !problems.HasErrors() && p.Sites[a.Site] != nil {
-			prev = p
-		}
-	}
 	in := GateInput{TwoEnded: twoEnded, Fresh: touchedPeers(prev, n, a.Site)}
 	return a.transact(ctx, st, n, prev, plan, o, in, false)
 }
@@ -267,16 +269,19 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 		return nil, err
 	}
 	log.Info("gating", zap.String("step", string(StepGating)), zap.Duration("duration", a.Clock.Now().Sub(applyStart)))
-	peerReady := func(ctx context.Context, link string) bool {
+	peerResult := func(ctx context.Context, link string) string {
 		k := n.Links[link]
 		if k == nil || a.Notes == nil {
-			return false
+			return ""
 		}
 		side, _ := k.SideOf(a.Site)
 		r, err := a.Notes.Result(ctx, o.Commit, side.Remote.Site)
-		return err == nil && r != ""
+		if err != nil {
+			return ""
+		}
+		return r
 	}
-	in.Checks, in.Baseline, in.PeerReady = checks, baseline, peerReady
+	in.Checks, in.Baseline, in.PeerResult = checks, baseline, peerResult
 	res := gate.Run(ctx, in)
 	e.Gate = &res
 	o.Checks, o.GateDuration = res.Checks, res.Duration
@@ -594,37 +599,30 @@ func (a *Agent) waitForWaves(ctx context.Context, n *policy.Network, commit stri
 	return "", ""
 }
 
-// twoEndedLinks names the links of this site whose far end the commit also
-// changes: the link file or the far site's file differs from the running
-// commit — or every link when nothing runs yet (a bootstrap brings up both
-// ends together).
-func (a *Agent) twoEndedLinks(ctx context.Context, n *policy.Network, running string, commit plumbing.Hash) map[string]bool {
-	out := map[string]bool{}
-	if running == "" {
-		for _, side := range n.LinksOf(a.Site) {
-			out[side.Link.Name] = true
-		}
-		return out
-	}
-	oldFS, err := a.Source.Tree(ctx, plumbing.NewHash(running), a.Path)
-	if err != nil {
-		return nil
-	}
-	newFS, err := a.Source.Tree(ctx, commit, a.Path)
-	if err != nil {
-		return nil
-	}
-	differs := func(name string) bool {
-		o, err1 := fs.ReadFile(oldFS, name)
-		nw, err2 := fs.ReadFile(newFS, name)
-		return err1 != nil || err2 != nil || !bytes.Equal(o, nw)
+// farEndGaveUp returns a reason not to apply when the far end of a
+// two-ended link has already reverted or rejected the commit: it is back at
+// the link's prior configuration and will not apply this commit again, so
+// applying here could only take the link down until the gate gives up.
+func (a *Agent) farEndGaveUp(ctx context.Context, n *policy.Network, commit string, twoEnded map[string]bool) string {
+	if a.Notes == nil {
+		return ""
 	}
 	for _, side := range n.LinksOf(a.Site) {
-		if differs(side.Link.File) || differs(n.Sites[side.Remote.Site].File) {
-			out[side.Link.Name] = true
+		if !twoEnded[side.Link.Name] {
+			continue
+		}
+		far := side.Remote.Site
+		r, err := a.Notes.Result(ctx, commit, far)
+		if err != nil {
+			// Unknown is not "gave up": the gate reads the note again.
+			a.log().Info("cannot read the far end's note", zap.String("step", "coupling"), zap.String("far_end", far), zap.Error(err))
+			continue
+		}
+		if r == ResultReverted || r == ResultRejected {
+			return fmt.Sprintf("the far end of %s (%s) %s this commit; the link changes at both ends, so it is not applied here", side.Link.Name, far, r)
 		}
 	}
-	return out
+	return ""
 }
 
 func (a *Agent) gateConfig(site *policy.Site) GateConfig {
