@@ -26,6 +26,13 @@ type GateConfig struct {
 	StableWindow time.Duration // all judged checks healthy together this long
 	Interval     time.Duration // between probes
 	PeerNoteWait time.Duration // how long a two-ended link waits for the far end
+	// Fail-fast budgets, once no far end is pending (see Gate): a judged
+	// handshake or BGP check failing this long, or a ping, TCP or route
+	// check failing this many rounds in a row while every handshake and
+	// BGP check is healthy, fails the gate at once. 0 turns one off.
+	HandshakeBudget time.Duration
+	BGPBudget       time.Duration
+	ProbeFailures   int
 }
 
 // GateResult is the gate's verdict with its evidence.
@@ -56,6 +63,15 @@ type CheckReport struct {
 // PeerNoteWait passes, so two sites converge instead of reverting each other.
 // A failing two-ended link whose far end reverted or rejected the commit
 // fails the gate at once.
+//
+// A bad change should cost seconds, not the deadline: when the change is
+// one-ended, or every far end it changed has recorded the commit, a judged
+// check fails the gate after its protocol budget (Config.HandshakeBudget,
+// BGPBudget, ProbeFailures). Pings, TCP and route checks ride on the
+// tunnels and sessions, so they count only while every handshake and BGP
+// check is healthy: a session still coming back must not revert a good
+// change through the probes behind it. With nothing to judge (no must-pass
+// check that was healthy before), the change is kept after one round.
 type Gate struct {
 	Prober Prober
 	Clock  Clock
@@ -114,6 +130,9 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 	var healthySince time.Time
 	lastFailing := "" // the latest failure, for a verdict reached on a healthy round
 	ready := map[string]bool{}
+	failingSince := map[string]time.Time{} // judged checks failing since, this streak
+	failedRounds := map[string]int{}
+	farRecorded := map[string]bool{} // two-ended links whose far end recorded the commit
 	for {
 		now := g.Clock.Now()
 		results := g.Prober.Probe(ctx, checks)
@@ -174,11 +193,32 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 		if gaveUp != "" {
 			return GateResult{Passed: false, Reason: gaveUp, Checks: reports, Duration: now.Sub(start)}
 		}
-		waiting := false
-		for _, rep := range reports {
-			if rep.MustPass && rep.BaselineOK && !rep.Judged {
-				waiting = true
+		for i, rep := range reports {
+			name := checks[i].Name
+			if !rep.Judged || rep.OK {
+				delete(failingSince, name)
+				delete(failedRounds, name)
+				continue
 			}
+			if _, ok := failingSince[name]; !ok {
+				failingSince[name] = now
+			}
+			failedRounds[name]++
+		}
+		if len(failingSince) > 0 && g.farEndsSettled(twoEnded, farRecorded, farResult) {
+			if reason := g.overBudget(checks, reports, failingSince, failedRounds, now); reason != "" {
+				return GateResult{Passed: false, Reason: reason, Checks: reports, Duration: now.Sub(start)}
+			}
+		}
+		waiting, judgeable := false, false
+		for _, rep := range reports {
+			if rep.MustPass && rep.BaselineOK {
+				judgeable = true
+				waiting = waiting || !rep.Judged
+			}
+		}
+		if !judgeable {
+			return GateResult{Passed: true, Checks: reports, Duration: now.Sub(start)}
 		}
 		if failing == "" && !waiting {
 			if healthySince.IsZero() {
@@ -219,4 +259,56 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 		case <-g.Clock.After(wait):
 		}
 	}
+}
+
+// farEndsSettled reports whether every link the change alters at both ends
+// has its far end's outcome recorded, so a failure here is this site's to
+// judge. A recorded far end stays recorded; the others are read once per
+// round.
+func (g *Gate) farEndsSettled(twoEnded, recorded map[string]bool, farResult func(string) string) bool {
+	for link, both := range twoEnded {
+		if !both || recorded[link] {
+			continue
+		}
+		if farResult(link) == "" {
+			return false
+		}
+		recorded[link] = true
+	}
+	return true
+}
+
+// overBudget returns the verdict on the first check past its fail-fast
+// budget, "" while every failing check is within its budget.
+func (g *Gate) overBudget(checks []policy.Check, reports []CheckReport, since map[string]time.Time, rounds map[string]int, now time.Time) string {
+	carriersUp := true // every handshake and BGP check healthy or unjudged
+	for _, c := range checks {
+		if _, failing := since[c.Name]; failing && (c.Kind == policy.CheckHandshake || c.Kind == policy.CheckBGP) {
+			carriersUp = false
+		}
+	}
+	for i, c := range checks {
+		s, failing := since[c.Name]
+		if !failing {
+			continue
+		}
+		verdict := func(spent, budget string) string {
+			return fmt.Sprintf("%s: %s (failing for %s, past the %s %s budget)", c.Name, reports[i].Evidence, spent, budget, c.Kind)
+		}
+		switch c.Kind {
+		case policy.CheckHandshake, policy.CheckBGP:
+			budget := g.Config.HandshakeBudget
+			if c.Kind == policy.CheckBGP {
+				budget = g.Config.BGPBudget
+			}
+			if budget > 0 && now.Sub(s) >= budget {
+				return verdict(now.Sub(s).String(), budget.String())
+			}
+		default:
+			if n := g.Config.ProbeFailures; carriersUp && n > 0 && rounds[c.Name] >= n {
+				return verdict(fmt.Sprintf("%d rounds", rounds[c.Name]), fmt.Sprintf("%d-round", n))
+			}
+		}
+	}
+	return ""
 }

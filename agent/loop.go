@@ -631,6 +631,10 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 		StableWindow: site.Health.StableWindow.Duration,
 		PeerNoteWait: site.Health.PeerNoteWait.Duration,
 		Interval:     2 * time.Second,
+
+		HandshakeBudget: site.Health.HandshakeBudget.Duration,
+		BGPBudget:       site.Health.BGPBudget.Duration,
+		ProbeFailures:   site.Health.ProbeFailures,
 	}
 	if a.Gate.Deadline > 0 {
 		cfg.Deadline = a.Gate.Deadline
@@ -643,6 +647,15 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 	}
 	if a.Gate.Interval > 0 {
 		cfg.Interval = a.Gate.Interval
+	}
+	if a.Gate.HandshakeBudget > 0 {
+		cfg.HandshakeBudget = a.Gate.HandshakeBudget
+	}
+	if a.Gate.BGPBudget > 0 {
+		cfg.BGPBudget = a.Gate.BGPBudget
+	}
+	if a.Gate.ProbeFailures > 0 {
+		cfg.ProbeFailures = a.Gate.ProbeFailures
 	}
 	return cfg
 }
