@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"context"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -105,5 +107,36 @@ func TestTwoEndedFromWhatTheChangeDoes(t *testing.T) {
 	// Nothing running yet: a bootstrap brings up both ends together.
 	if got := twoEndedLinks(nil, loadFiles(t, base), "home"); !got["relay-home"] {
 		t.Errorf("bootstrap: %v", got)
+	}
+}
+
+// A revert by the device's dead-man after a passed gate is retried at the
+// next poll: the far end must not read it as the site giving up on the
+// commit (and reject it for good), nor an earlier wave as a halt.
+func TestDeadmanFiredRevertIsNotSettled(t *testing.T) {
+	at := func(r notes.Result, reason string) notes.Attempt { return notes.Attempt{Result: r, Reason: reason} }
+	cases := []struct {
+		attempts []notes.Attempt
+		want     string
+	}{
+		{nil, ""},
+		{[]notes.Attempt{at(notes.Reverted, "gate failed: bgp home: session home not established")}, ResultReverted},
+		{[]notes.Attempt{at(notes.Reverted, DeadmanFiredReason)}, ""},
+		{[]notes.Attempt{at(notes.Reverted, DeadmanFiredReason), at(notes.Applied, "")}, ResultApplied},
+		{[]notes.Attempt{at(notes.Rejected, "rollout halted")}, ResultRejected},
+	}
+	for _, tc := range cases {
+		if got := settledResult(tc.attempts); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.attempts, got, tc.want)
+		}
+	}
+	// The reason really is what deadmanFired records.
+	h := newHarness(t)
+	o := &Outcome{Site: "home", Commit: "c"}
+	if _, err := h.agent.deadmanFired(context.Background(), &State{Quarantined: map[string]Quarantine{}}, &Entry{}, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := settledResult([]notes.Attempt{ToAttempt(o)}); got != "" || len(h.notes.byCommit["c"]) != 1 {
+		t.Errorf("deadmanFired's note reads as settled (%q): %+v", got, o)
 	}
 }

@@ -430,13 +430,18 @@ func (a *Agent) publish(ctx context.Context) {
 	a.unpublished = false
 }
 
+// DeadmanFiredReason is the reason of a revert by the device's own dead-man
+// after a passed gate. Such a commit is not quarantined and is applied
+// again at the next poll, so other sites must not read the revert as the
+// site's last word on it (GitNotebook.Result).
+const DeadmanFiredReason = "the device's dead-man restored the prior state before the agent could keep the change"
+
 // deadmanFired records a change the device-side dead-man undid before the
 // agent could keep it (the agent died or lost its path to the device past
 // the deadline). The gate passed, so the commit is not quarantined: the next
 // poll applies it again.
 func (a *Agent) deadmanFired(ctx context.Context, st *State, e *Entry, o *Outcome, prev *policy.Network) (*Outcome, error) {
-	o.Result, o.Finished = ResultReverted, a.Clock.Now()
-	o.Reason = "the device's dead-man restored the prior state before the agent could keep the change"
+	o.Result, o.Finished, o.Reason = ResultReverted, a.Clock.Now(), DeadmanFiredReason
 	if checks := prevChecks(prev, a.Site); checks != nil {
 		o.AfterRevert = a.Prober.Probe(ctx, checks)
 	}

@@ -29,7 +29,8 @@ func (g *GitNotebook) Record(ctx context.Context, o *Outcome) error {
 // Publish pushes unpublished notes; on failure they stay local.
 func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx) }
 
-// Result fetches the notes and returns site's latest result for commit.
+// Result fetches the notes and returns site's latest settled result for
+// commit (see settledResult).
 func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, error) {
 	g.mu.Lock()
 	s, ok := g.others[site]
@@ -49,10 +50,24 @@ func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, 
 		return "", err
 	}
 	n, err := s.Read(ctx, plumbing.NewHash(commit))
-	if err != nil || n == nil || len(n.Attempts) == 0 {
+	if err != nil || n == nil {
 		return "", err
 	}
-	return string(n.Attempts[len(n.Attempts)-1].Result), nil
+	return settledResult(n.Attempts), nil
+}
+
+// settledResult is the result of the latest attempt, or "" when that
+// attempt was undone by the device's dead-man after a passed gate: the site
+// applies the commit again at its next poll, so it has not settled it.
+func settledResult(attempts []notes.Attempt) string {
+	if len(attempts) == 0 {
+		return ""
+	}
+	last := attempts[len(attempts)-1]
+	if last.Result == notes.Reverted && last.Reason == notes.Redact(DeadmanFiredReason) {
+		return ""
+	}
+	return string(last.Result)
 }
 
 // ToAttempt turns an outcome into the note's attempt table.
