@@ -10,8 +10,8 @@ import (
 // twoEndedLinks names the links of site whose far end the change from prev
 // to n also changes, judged by what the change does rather than by which
 // files moved: the far site's configuration for the link (its WireGuard
-// interface and peer, its transit addresses, its BGP session, its firewall
-// rules on the link's interface) is derived
+// interface and peer, its transit addresses, its BGP session and instance,
+// its routes and firewall rules on the link's interface) is derived
 // from both networks and compared, so a change in this site's own file
 // (its ASN is the far end's remote AS), in network.toml (defaults) or in
 // the link file counts exactly when it reaches the far end. With no prior
@@ -58,6 +58,12 @@ func farEndView(n *policy.Network, site, link string) string {
 			fmt.Fprintf(&b, "firewall %+v passthrough=%v\n", f, pass)
 		}
 	}
+	for _, r := range s.Routes {
+		if r.Gateway == iface {
+			r.Comment = ""
+			fmt.Fprintf(&b, "route %+v\n", r)
+		}
+	}
 	if w := s.WireGuardInterface(iface); w != nil {
 		wg := *w
 		// A RouterOS router keeps the key it generated whatever the model
@@ -77,7 +83,8 @@ func farEndView(n *policy.Network, site, link string) string {
 	for _, bs := range n.BGPSessions(site) {
 		if bs.Link != nil && bs.Link.Name == link {
 			bs.Link = nil
-			fmt.Fprintf(&b, "bgp %+v\n", bs)
+			// RouterOS 7.20+ connections name their instance.
+			fmt.Fprintf(&b, "bgp %+v instance=%s\n", bs, s.BGP.Instance)
 		}
 	}
 	return b.String()

@@ -80,6 +80,10 @@ func TestTwoEndedFromWhatTheChangeDoes(t *testing.T) {
 			func(f map[string]string) map[string]string {
 				return edit(t, f, "sites/relay.toml", `dst_port = "179"`, `dst_port = "179,180"`)
 			}, false, true},
+		{"the relay's BGP instance, which its connection names", base,
+			func(f map[string]string) map[string]string {
+				return edit(t, f, "sites/relay.toml", `instance = "chr-vps"`, `instance = "vps"`)
+			}, false, true},
 		{"home's aggregate route, unrelated to the link", base,
 			func(f map[string]string) map[string]string {
 				return edit(t, f, "sites/home.toml", "distance = 254", "distance = 253")
