@@ -26,6 +26,13 @@ type GateConfig struct {
 	StableWindow time.Duration // all judged checks healthy together this long
 	Interval     time.Duration // between probes
 	PeerNoteWait time.Duration // how long a two-ended link waits for the far end
+	// Fail-fast budgets, once no far end is pending (see Gate): a judged
+	// handshake or BGP check failing this long, or a ping, TCP or route
+	// check failing this many rounds in a row while every handshake and
+	// BGP check is healthy, fails the gate at once. 0 turns one off.
+	HandshakeBudget time.Duration
+	BGPBudget       time.Duration
+	ProbeFailures   int
 }
 
 // GateResult is the gate's verdict with its evidence.
@@ -54,6 +61,17 @@ type CheckReport struct {
 // fault). Checks on a link both of whose ends the commit changed are not
 // judged until they turn healthy, the far end has settled this commit, or
 // PeerNoteWait passes, so two sites converge instead of reverting each other.
+// A failing two-ended link whose far end reverted or rejected the commit
+// fails the gate at once.
+//
+// A bad change should cost seconds, not the deadline: when the change is
+// one-ended, or every far end it changed has recorded the commit, a judged
+// check fails the gate after its protocol budget (Config.HandshakeBudget,
+// BGPBudget, ProbeFailures). Pings, TCP and route checks ride on the
+// tunnels and sessions, so they count only while every handshake and BGP
+// check is healthy: a session still coming back must not revert a good
+// change through the probes behind it. With nothing to judge (no must-pass
+// check that was healthy before), the change is kept after one round.
 type Gate struct {
 	Prober Prober
 	Clock  Clock
@@ -74,9 +92,9 @@ type GateInput struct {
 	// Fresh names handshake checks whose peer the change touched: they
 	// pass only on a handshake after the change.
 	Fresh map[string]bool
-	// PeerReady reports whether the far end of a link has recorded its
-	// outcome for the commit.
-	PeerReady func(ctx context.Context, link string) bool
+	// PeerResult is the far end's recorded result for the commit on a
+	// link ("" while it has recorded none).
+	PeerResult func(ctx context.Context, link string) string
 	// Changed is when the device started applying; a handshake since then
 	// (less a second: RouterOS reports whole seconds) counts as fresh.
 	// Zero means the gate's own start.
@@ -85,7 +103,13 @@ type GateInput struct {
 
 // Run gates a change applied just before the call.
 func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
-	checks, baseline, twoEnded, peerReady := in.Checks, in.Baseline, in.TwoEnded, in.PeerReady
+	checks, baseline, twoEnded := in.Checks, in.Baseline, in.TwoEnded
+	peerResult := func(ctx context.Context, link string) string {
+		if in.PeerResult == nil {
+			return ""
+		}
+		return in.PeerResult(ctx, link)
+	}
 	start := g.Clock.Now()
 	changed := start
 	if !in.Changed.IsZero() {
@@ -106,11 +130,24 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 	var healthySince time.Time
 	lastFailing := "" // the latest failure, for a verdict reached on a healthy round
 	ready := map[string]bool{}
+	failingSince := map[string]time.Time{} // judged checks failing since, this streak
+	failedRounds := map[string]int{}
+	farRecorded := map[string]bool{} // two-ended links whose far end recorded the commit
 	for {
 		now := g.Clock.Now()
 		results := g.Prober.Probe(ctx, checks)
 		reports := make([]CheckReport, len(checks))
-		failing := ""
+		failing, gaveUp := "", ""
+		// The far end's result, read at most once per link and round.
+		farResults := map[string]string{}
+		farResult := func(link string) string {
+			if r, ok := farResults[link]; ok {
+				return r
+			}
+			r := peerResult(ctx, link)
+			farResults[link] = r
+			return r
+		}
 		for i, c := range checks {
 			r := CheckResult{Name: c.Name, Kind: string(c.Kind), Evidence: "not observed", At: now}
 			if i < len(results) {
@@ -131,7 +168,7 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 				// applied), once the far end has recorded its outcome, or
 				// when the bounded wait ends. Waiting for the far end's note
 				// alone would deadlock: it waits for ours.
-				if r.OK || (peerReady != nil && peerReady(ctx, c.Link)) || now.Sub(start) >= peerWait {
+				if r.OK || now.Sub(start) >= peerWait || farResult(c.Link) != "" {
 					ready[c.Link] = true
 					rep.Judged = true
 				} else {
@@ -142,14 +179,46 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 			}
 			if rep.Judged && !r.OK && failing == "" {
 				failing = fmt.Sprintf("%s: %s", c.Name, r.Evidence)
+				// A far end back at (or never past) the link's prior
+				// configuration leaves it down: waiting out the deadline
+				// would only prolong the outage.
+				if c.Link != "" && twoEnded[c.Link] {
+					if far := farResult(c.Link); far == ResultReverted || far == ResultRejected {
+						gaveUp = fmt.Sprintf("%s; the far end of %s %s this commit", failing, c.Link, far)
+					}
+				}
 			}
 			reports[i] = rep
 		}
-		waiting := false
-		for _, rep := range reports {
-			if rep.MustPass && rep.BaselineOK && !rep.Judged {
-				waiting = true
+		if gaveUp != "" {
+			return GateResult{Passed: false, Reason: gaveUp, Checks: reports, Duration: now.Sub(start)}
+		}
+		for i, rep := range reports {
+			name := checks[i].Name
+			if !rep.Judged || rep.OK {
+				delete(failingSince, name)
+				delete(failedRounds, name)
+				continue
 			}
+			if _, ok := failingSince[name]; !ok {
+				failingSince[name] = now
+			}
+			failedRounds[name]++
+		}
+		if len(failingSince) > 0 && g.farEndsSettled(twoEnded, farRecorded, farResult) {
+			if reason := g.overBudget(checks, reports, failingSince, failedRounds, now); reason != "" {
+				return GateResult{Passed: false, Reason: reason, Checks: reports, Duration: now.Sub(start)}
+			}
+		}
+		waiting, judgeable := false, false
+		for _, rep := range reports {
+			if rep.MustPass && rep.BaselineOK {
+				judgeable = true
+				waiting = waiting || !rep.Judged
+			}
+		}
+		if !judgeable {
+			return GateResult{Passed: true, Checks: reports, Duration: now.Sub(start)}
 		}
 		if failing == "" && !waiting {
 			if healthySince.IsZero() {
@@ -190,4 +259,56 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 		case <-g.Clock.After(wait):
 		}
 	}
+}
+
+// farEndsSettled reports whether every link the change alters at both ends
+// has its far end's outcome recorded, so a failure here is this site's to
+// judge. A recorded far end stays recorded; the others are read once per
+// round.
+func (g *Gate) farEndsSettled(twoEnded, recorded map[string]bool, farResult func(string) string) bool {
+	for link, both := range twoEnded {
+		if !both || recorded[link] {
+			continue
+		}
+		if farResult(link) == "" {
+			return false
+		}
+		recorded[link] = true
+	}
+	return true
+}
+
+// overBudget returns the verdict on the first check past its fail-fast
+// budget, "" while every failing check is within its budget.
+func (g *Gate) overBudget(checks []policy.Check, reports []CheckReport, since map[string]time.Time, rounds map[string]int, now time.Time) string {
+	carriersUp := true // every handshake and BGP check healthy or unjudged
+	for _, c := range checks {
+		if _, failing := since[c.Name]; failing && (c.Kind == policy.CheckHandshake || c.Kind == policy.CheckBGP) {
+			carriersUp = false
+		}
+	}
+	for i, c := range checks {
+		s, failing := since[c.Name]
+		if !failing {
+			continue
+		}
+		verdict := func(spent, budget string) string {
+			return fmt.Sprintf("%s: %s (failing for %s, past the %s %s budget)", c.Name, reports[i].Evidence, spent, budget, c.Kind)
+		}
+		switch c.Kind {
+		case policy.CheckHandshake, policy.CheckBGP:
+			budget := g.Config.HandshakeBudget
+			if c.Kind == policy.CheckBGP {
+				budget = g.Config.BGPBudget
+			}
+			if budget > 0 && now.Sub(s) >= budget {
+				return verdict(now.Sub(s).String(), budget.String())
+			}
+		default:
+			if n := g.Config.ProbeFailures; carriersUp && n > 0 && rounds[c.Name] >= n {
+				return verdict(fmt.Sprintf("%d rounds", rounds[c.Name]), fmt.Sprintf("%d-round", n))
+			}
+		}
+	}
+	return ""
 }

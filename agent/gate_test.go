@@ -116,15 +116,20 @@ func TestGateWaitsForFarEndOfTwoEndedChange(t *testing.T) {
 	g := &Gate{Prober: p, Clock: clock, Config: gateCfg}
 	cs := checks("handshake wg0/edge")
 	cs[0].Link = "relay-edge"
-	peerReady := func(context.Context, string) bool { return clock.now.Sub(start) >= 30*time.Second }
-	res := g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerReady: peerReady})
+	peerResult := func(context.Context, string) string {
+		if clock.now.Sub(start) >= 30*time.Second {
+			return ResultApplied
+		}
+		return ""
+	}
+	res := g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerResult: peerResult})
 	if !res.Passed || res.Duration != 40*time.Second {
 		t.Fatalf("want pass 10s after the far end settled at 30s, got %+v", res)
 	}
 	// Both ends waiting on each other must not deadlock: a healthy link is
 	// judged even though the far end has not recorded its note yet.
 	clock.now = start
-	res = g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerReady: func(context.Context, string) bool { return false }})
+	res = g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerResult: func(context.Context, string) string { return "" }})
 	if !res.Passed || res.Duration != 40*time.Second {
 		t.Fatalf("a healthy two-ended link must pass without the far end's note, got %+v", res)
 	}
@@ -133,7 +138,7 @@ func TestGateWaitsForFarEndOfTwoEndedChange(t *testing.T) {
 	clock.now = start
 	broken := &scriptProber{ok: func(int, string) bool { return false }}
 	g2 := &Gate{Prober: broken, Clock: clock, Config: gateCfg}
-	res = g2.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerReady: func(context.Context, string) bool { return false }})
+	res = g2.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerResult: func(context.Context, string) string { return "" }})
 	if res.Passed || !strings.Contains(res.Reason, "handshake wg0/edge") || !res.Checks[0].Judged {
 		t.Fatalf("a two-ended link that never comes up must fail once the wait ends: %+v", res)
 	}
@@ -258,5 +263,36 @@ func TestGateReasonKeepsTheLastFailure(t *testing.T) {
 	res := g.Run(context.Background(), GateInput{Checks: checks("ping relay-transit"), Baseline: allOK(1)})
 	if res.Passed || !strings.Contains(res.Reason, "last failure: ping relay-transit: 0/3 replies") {
 		t.Fatalf("want the last failure in the reason, got %+v", res)
+	}
+}
+
+// A failing two-ended link whose far end has reverted (or rejected) the
+// commit cannot come up: the gate fails at once instead of waiting out the
+// bound for the far end and then the deadline.
+func TestGateFailsAtOnceWhenTheFarEndGaveUp(t *testing.T) {
+	for _, far := range []string{ResultReverted, ResultRejected} {
+		clock := &autoClock{now: time.Unix(1000, 0)}
+		start := clock.now
+		broken := &scriptProber{ok: func(int, string) bool { return false }}
+		g := &Gate{Prober: broken, Clock: clock, Config: gateCfg}
+		cs := checks("handshake wg0/edge")
+		cs[0].Link = "relay-edge"
+		peerResult := func(context.Context, string) string {
+			if clock.now.Sub(start) >= 6*time.Second {
+				return far
+			}
+			return ""
+		}
+		res := g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), TwoEnded: map[string]bool{"relay-edge": true}, PeerResult: peerResult})
+		if res.Passed || res.Duration != 6*time.Second || !strings.Contains(res.Reason, "handshake wg0/edge") ||
+			!strings.Contains(res.Reason, "the far end of relay-edge "+far+" this commit") {
+			t.Fatalf("far end %s: want a failure at 6s naming the check and the far end, got %+v", far, res)
+		}
+		// The same far end on a one-ended link says nothing about it.
+		clock.now = start
+		res = g.Run(context.Background(), GateInput{Checks: cs, Baseline: allOK(1), PeerResult: peerResult})
+		if res.Passed || res.Duration != gateCfg.Deadline || strings.Contains(res.Reason, "far end") {
+			t.Fatalf("one-ended: want the deadline's verdict, got %+v", res)
+		}
 	}
 }

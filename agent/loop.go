@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -208,7 +207,16 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 		st.Running = c
 		return o, a.finish(ctx, st, o)
 	}
-	twoEnded := a.twoEndedLinks(ctx, n, st.Running, commit)
+	var prev *policy.Network
+	if st.Running != "" {
+		if p, problems, err := a.load(ctx, plumbing.NewHash(st.Running)); err == nil && !problems.HasErrors() && p.Sites[a.Site] != nil {
+			prev = p
+		}
+	}
+	twoEnded := twoEndedLinks(prev, n, a.Site)
+	if halt := a.farEndGaveUp(ctx, n, c, twoEnded); halt != "" {
+		return a.reject(ctx, st, o, halt, nil)
+	}
 	if wait, halt := a.waitForWaves(ctx, n, c, twoEnded); halt != "" {
 		return a.reject(ctx, st, o, halt, nil)
 	} else if wait != "" {
@@ -216,12 +224,6 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 		return nil, nil
 	}
 	log.Info("planned", zap.String("step", "plan"), zap.String("digest", plan.Digest), zap.Int("changes", len(plan.Changes)))
-	var prev *policy.Network
-	if st.Running != "" {
-		if p, problems, err := a.load(ctx, plumbing.NewHash(st.Running)); err == nil && !problems.HasErrors() && p.Sites[a.Site] != nil {
-			prev = p
-		}
-	}
 	in := GateInput{TwoEnded: twoEnded, Fresh: touchedPeers(prev, n, a.Site)}
 	return a.transact(ctx, st, n, prev, plan, o, in, false)
 }
@@ -271,16 +273,19 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 		return nil, err
 	}
 	log.Info("gating", zap.String("step", string(StepGating)), zap.Duration("duration", a.Clock.Now().Sub(applyStart)))
-	peerReady := func(ctx context.Context, link string) bool {
+	peerResult := func(ctx context.Context, link string) string {
 		k := n.Links[link]
 		if k == nil || a.Notes == nil {
-			return false
+			return ""
 		}
 		side, _ := k.SideOf(a.Site)
 		r, err := a.Notes.Result(ctx, o.Commit, side.Remote.Site)
-		return err == nil && r != ""
+		if err != nil {
+			return ""
+		}
+		return r
 	}
-	in.Checks, in.Baseline, in.PeerReady = checks, baseline, peerReady
+	in.Checks, in.Baseline, in.PeerResult = checks, baseline, peerResult
 	res := gate.Run(ctx, in)
 	e.Gate = &res
 	o.Checks, o.GateDuration = res.Checks, res.Duration
@@ -428,13 +433,18 @@ func (a *Agent) publish(ctx context.Context) {
 	a.unpublished = false
 }
 
+// DeadmanFiredReason is the reason of a revert by the device's own dead-man
+// after a passed gate. Such a commit is not quarantined and is applied
+// again at the next poll, so other sites must not read the revert as the
+// site's last word on it (GitNotebook.Result).
+const DeadmanFiredReason = "the device's dead-man restored the prior state before the agent could keep the change"
+
 // deadmanFired records a change the device-side dead-man undid before the
 // agent could keep it (the agent died or lost its path to the device past
 // the deadline). The gate passed, so the commit is not quarantined: the next
 // poll applies it again.
 func (a *Agent) deadmanFired(ctx context.Context, st *State, e *Entry, o *Outcome, prev *policy.Network) (*Outcome, error) {
-	o.Result, o.Finished = revertedResult(e), a.Clock.Now()
-	o.Reason = "the device's dead-man restored the prior state before the agent could keep the change"
+	o.Result, o.Finished, o.Reason = revertedResult(e), a.Clock.Now(), DeadmanFiredReason
 	if checks := prevChecks(prev, a.Site); checks != nil {
 		o.AfterRevert = a.Prober.Probe(ctx, checks)
 	}
@@ -596,37 +606,30 @@ func (a *Agent) waitForWaves(ctx context.Context, n *policy.Network, commit stri
 	return "", ""
 }
 
-// twoEndedLinks names the links of this site whose far end the commit also
-// changes: the link file or the far site's file differs from the running
-// commit — or every link when nothing runs yet (a bootstrap brings up both
-// ends together).
-func (a *Agent) twoEndedLinks(ctx context.Context, n *policy.Network, running string, commit plumbing.Hash) map[string]bool {
-	out := map[string]bool{}
-	if running == "" {
-		for _, side := range n.LinksOf(a.Site) {
-			out[side.Link.Name] = true
-		}
-		return out
-	}
-	oldFS, err := a.Source.Tree(ctx, plumbing.NewHash(running), a.Path)
-	if err != nil {
-		return nil
-	}
-	newFS, err := a.Source.Tree(ctx, commit, a.Path)
-	if err != nil {
-		return nil
-	}
-	differs := func(name string) bool {
-		o, err1 := fs.ReadFile(oldFS, name)
-		nw, err2 := fs.ReadFile(newFS, name)
-		return err1 != nil || err2 != nil || !bytes.Equal(o, nw)
+// farEndGaveUp returns a reason not to apply when the far end of a
+// two-ended link has already reverted or rejected the commit: it is back at
+// the link's prior configuration and will not apply this commit again, so
+// applying here could only take the link down until the gate gives up.
+func (a *Agent) farEndGaveUp(ctx context.Context, n *policy.Network, commit string, twoEnded map[string]bool) string {
+	if a.Notes == nil {
+		return ""
 	}
 	for _, side := range n.LinksOf(a.Site) {
-		if differs(side.Link.File) || differs(n.Sites[side.Remote.Site].File) {
-			out[side.Link.Name] = true
+		if !twoEnded[side.Link.Name] {
+			continue
+		}
+		far := side.Remote.Site
+		r, err := a.Notes.Result(ctx, commit, far)
+		if err != nil {
+			// Unknown is not "gave up": the gate reads the note again.
+			a.log().Info("cannot read the far end's note", zap.String("step", "coupling"), zap.String("far_end", far), zap.Error(err))
+			continue
+		}
+		if r == ResultReverted || r == ResultRejected {
+			return fmt.Sprintf("the far end of %s (%s) %s this commit; the link changes at both ends, so it is not applied here", side.Link.Name, far, r)
 		}
 	}
-	return out
+	return ""
 }
 
 func (a *Agent) gateConfig(site *policy.Site) GateConfig {
@@ -635,6 +638,10 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 		StableWindow: site.Health.StableWindow.Duration,
 		PeerNoteWait: site.Health.PeerNoteWait.Duration,
 		Interval:     2 * time.Second,
+
+		HandshakeBudget: site.Health.HandshakeBudget.Duration,
+		BGPBudget:       site.Health.BGPBudget.Duration,
+		ProbeFailures:   site.Health.ProbeFailures,
 	}
 	if a.Gate.Deadline > 0 {
 		cfg.Deadline = a.Gate.Deadline
@@ -647,6 +654,15 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 	}
 	if a.Gate.Interval > 0 {
 		cfg.Interval = a.Gate.Interval
+	}
+	if a.Gate.HandshakeBudget > 0 {
+		cfg.HandshakeBudget = a.Gate.HandshakeBudget
+	}
+	if a.Gate.BGPBudget > 0 {
+		cfg.BGPBudget = a.Gate.BGPBudget
+	}
+	if a.Gate.ProbeFailures > 0 {
+		cfg.ProbeFailures = a.Gate.ProbeFailures
 	}
 	return cfg
 }

@@ -395,9 +395,15 @@ func TestRolloutWaves(t *testing.T) {
 	if o := h.sync(t); o != nil {
 		t.Fatalf("a halted commit is recorded once: %+v", o)
 	}
-	// A change to the link itself must land at both ends together: no wait.
+	// A change to both ends of the link must land at both ends together:
+	// no wait. A comment on the link is not such a change.
 	f := withWaves(51821)
 	f["links/relay-home.toml"] = "description = \"v2\"\n" + network(51821)["links/relay-home.toml"]
+	h.repo.push(f)
+	if o := h.sync(t); o != nil {
+		t.Fatalf("a comment changes nothing at the far end; home waits for its wave: %+v", o)
+	}
+	f["links/relay-home.toml"] = strings.ReplaceAll(f["links/relay-home.toml"], "fd00::", "fd00:1::")
 	h.repo.push(f)
 	if o := h.sync(t); o == nil || o.Result == ResultRejected {
 		t.Fatalf("a two-ended change is not held back by waves: %+v", o)

@@ -29,8 +29,8 @@ func (g *GitNotebook) Record(ctx context.Context, o *Outcome) error {
 // Publish pushes unpublished notes; on failure they stay local.
 func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx) }
 
-// Result fetches the notes and returns site's latest result for commit,
-// not counting adopts.
+// Result fetches the notes and returns site's latest settled result for
+// commit (see settledResult).
 func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, error) {
 	g.mu.Lock()
 	s, ok := g.others[site]
@@ -53,13 +53,25 @@ func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, 
 	if err != nil || n == nil {
 		return "", err
 	}
-	// An adopt only took ownership: it says nothing about the commit.
-	for i := len(n.Attempts) - 1; i >= 0; i-- {
-		if r := n.Attempts[i].Result; !isAdoptResult(string(r)) {
-			return string(r), nil
+	return settledResult(n.Attempts), nil
+}
+
+// settledResult is the result of the latest attempt that speaks for the
+// commit, or "" when there is none. An adopt only took ownership, so it is
+// skipped; a revert by the device's dead-man after a passed gate is not
+// settled, because the site applies the commit again at its next poll.
+func settledResult(attempts []notes.Attempt) string {
+	for i := len(attempts) - 1; i >= 0; i-- {
+		a := attempts[i]
+		if isAdoptResult(string(a.Result)) {
+			continue
 		}
+		if a.Result == notes.Reverted && a.Reason == notes.Redact(DeadmanFiredReason) {
+			return ""
+		}
+		return string(a.Result)
 	}
-	return "", nil
+	return ""
 }
 
 // ToAttempt turns an outcome into the note's attempt table.

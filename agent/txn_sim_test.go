@@ -1162,6 +1162,13 @@ func dropKeyLines(s string) string {
 func newPair(t *testing.T) (h *harness, relay, home *simSite, files map[string]string) {
 	t.Helper()
 	h = newHarness(t)
+	relay, home, files = newPairOn(t, h)
+	return h, relay, home, files
+}
+
+// newPairOn is newPair on a harness the caller set up (its gate settings).
+func newPairOn(t testing.TB, h *harness) (relay, home *simSite, files map[string]string) {
+	t.Helper()
 	relay = h.addSim("relay", "7.20.8", rossim.World{})
 	home = h.addSim("home", "7.22.3", rossim.World{})
 	h.clock.follow = followEachOther(relay.sim, home.sim)
@@ -1195,7 +1202,7 @@ func newPair(t *testing.T) (h *harness, relay, home *simSite, files map[string]s
 			}
 		}
 	}
-	return h, relay, home, files
+	return relay, home, files
 }
 
 func TestTxnTwoEndedChangeConverges(t *testing.T) {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"net/netip"
 	"time"
 )
@@ -21,6 +22,9 @@ var DefaultHealth = Health{
 	StableWindow:    DurationOf(10 * time.Second),
 	DeadmanMargin:   DurationOf(60 * time.Second),
 	PeerNoteWait:    DurationOf(60 * time.Second),
+	HandshakeBudget: DurationOf(15 * time.Second),
+	BGPBudget:       DurationOf(75 * time.Second),
+	ProbeFailures:   3,
 }
 
 // Merge returns h with every unset field taken from base.
@@ -37,6 +41,9 @@ func (h Health) Merge(base Health) Health {
 		StableWindow:    pick(h.StableWindow, base.StableWindow),
 		DeadmanMargin:   pick(h.DeadmanMargin, base.DeadmanMargin),
 		PeerNoteWait:    pick(h.PeerNoteWait, base.PeerNoteWait),
+		HandshakeBudget: pick(h.HandshakeBudget, base.HandshakeBudget),
+		BGPBudget:       pick(h.BGPBudget, base.BGPBudget),
+		ProbeFailures:   cmp.Or(h.ProbeFailures, base.ProbeFailures),
 	}
 }
 

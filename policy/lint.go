@@ -37,6 +37,7 @@ var LintRules = []LintRule{
 	{"TL017", "import-accepts-nothing-offered", SeverityWarning, "a BGP import filter accepts none of the prefixes the far end announces, so the session comes up and carries nothing"},
 	{"TL018", "ndppd-solicits-into-wireguard", SeverityWarning, "ndppd's auto or iface method confirms each address by soliciting it on the interface the prefix routes to; through WireGuard (no link layer, multicast in no peer's allowed IPs) no answer comes back, so the proxy never answers upstream; use static"},
 	{"TL019", "deadman-margin-under-probe-round", SeverityWarning, "the dead-man margin is shorter than one round of the site's health checks, so the device may revert itself while the gate's last round still runs and the note shows the device's revert instead of the failure"},
+	{"TL020", "endpoint-port-not-listened", SeverityWarning, "the port in a link end's endpoint is not the port that end's WireGuard interface listens on, so the far end dials a port nobody answers (unless a port forward maps one to the other)"},
 }
 
 func lintName(id string) string {
@@ -346,6 +347,12 @@ func lintLink(n *Network, k *Link, l *loader) {
 				l.lintf(f, "bgp."+x.key+".export", "TL006", "%s has no export filter and would announce its whole table to %s; list the prefixes to announce", x.local.Site, x.other.Site)
 			}
 		}
+		// TL020: the far end dials this end's endpoint port; this end's
+		// interface must listen there.
+		if w := x.site.wireguardOf(x.local.Interface); w != nil && x.local.Endpoint.Port != 0 && int(x.local.Endpoint.Port) != w.ListenPort {
+			l.lintf(f, x.key+".endpoint", "TL020", "%s dials %s at port %d, but %s %s listens on %d (%s); make them equal, or keep them apart only behind a port forward",
+				x.other.Site, x.local.Site, x.local.Endpoint.Port, x.local.Site, w.Name, w.ListenPort, l.listenPortSource(x.site, w.Name))
+		}
 		// TL002: the endpoint must not be reachable only through this tunnel.
 		if dials {
 			if ep, ok := x.other.Endpoint.Addr(); ok {
@@ -468,4 +475,33 @@ func probeRound(platform string, checks []Check) time.Duration {
 		}
 	}
 	return d
+}
+
+// listenPortSource says where an interface's listen port is set, as
+// file:line: the site's [[wireguard]] entry, or network.toml's default.
+func (l *loader) listenPortSource(s *Site, iface string) string {
+	for i, w := range s.WireGuard {
+		if w.Name != iface {
+			continue
+		}
+		if at := l.where(s.File, fmt.Sprintf("wireguard[%d].listen_port", i)); at != "" {
+			return at
+		}
+	}
+	if at := l.where("network.toml", "defaults.listen_port"); at != "" {
+		return at
+	}
+	return fmt.Sprintf("the default %d", DefaultListenPort)
+}
+
+// where is file:line of a field set in file, "" when it is not set there.
+func (l *loader) where(file, path string) string {
+	ps := l.pos[file]
+	if ps == nil {
+		return ""
+	}
+	if v, ok := ps.at[path]; ok {
+		return fmt.Sprintf("%s:%d", file, v.line)
+	}
+	return ""
 }

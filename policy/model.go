@@ -39,6 +39,12 @@ type Health struct {
 	StableWindow    Duration `toml:"stable_window"`     // all must-pass checks healthy together this long (10s)
 	DeadmanMargin   Duration `toml:"deadman_margin"`    // device-side revert fires at deadline + margin (60s)
 	PeerNoteWait    Duration `toml:"peer_note_wait"`    // how long to wait for the far end of a two-ended change (60s)
+	// Fail-fast budgets of a one-ended change: a check healthy before the
+	// change that fails this long fails the gate before the deadline; "0s"
+	// turns it off for that kind.
+	HandshakeBudget Duration `toml:"handshake_budget"` // WireGuard retries a handshake every 5s: three tries (15s)
+	BGPBudget       Duration `toml:"bgp_budget"`       // a session restart after the far end's error wait (75s)
+	ProbeFailures   int      `toml:"probe_failures"`   // ping/TCP/route rounds failed in a row, tunnels and sessions up (3)
 }
 
 // Rollout orders sites into waves; a site waits for the previous wave's notes.

@@ -397,9 +397,14 @@ func TestRouterOSRemoteGone(t *testing.T) {
 	ctx := scenarioCtx(t, 3*time.Minute)
 	n := newROSNet(t, ctx, rosOptions{upstreamAlways: true})
 
+	// Both ends must gate at once: the change has to reach both routers'
+	// link configuration (a comment alone is one-ended, and the example's
+	// rollout waves would run the relay first and alone).
 	good := clone(n.full)
 	replace(t, good, "links/relay-home.toml", `description = "`, `description = "(v2) `)
-	c3 := n.commit(good, "relay-home: clearer description")
+	replace(t, good, "sites/relay.toml", "mtu = 1420", "mtu = 1400")
+	replace(t, good, "sites/home.toml", "mtu = 1420", "mtu = 1400")
+	c3 := n.commit(good, "relay-home: clearer description, MTU 1400 at both ends")
 	for _, site := range rosSites {
 		n.agents[site].waitLog(ctx, t, "gating "+c3[:12], step(c3, "gating"))
 	}
