@@ -399,7 +399,7 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 func (a *Agent) reject(ctx context.Context, st *State, o *Outcome, reason string, errs []string) (*Outcome, error) {
 	o.Result, o.Reason, o.Errors, o.Finished = ResultRejected, reason, errs, a.Clock.Now()
 	st.Rejected = o.Commit
-	a.log().Info("rejected", zap.String("commit", short(o.Commit)), zap.String("step", "rejected"), zap.String("reason", reason))
+	a.log().Warn("rejected", zap.String("commit", short(o.Commit)), zap.String("step", "rejected"), zap.String("reason", reason))
 	return o, a.finish(ctx, st, o)
 }
 

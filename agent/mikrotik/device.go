@@ -155,7 +155,7 @@ func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) e
 	if err != nil {
 		return err
 	}
-	log := d.log.With(zap.String("site", p.Site), zap.String("txn", p.TxnID))
+	log := d.log.With(zap.String("txn", p.TxnID)) // the caller's logger carries the site
 	start := d.now()
 	scriptRef, err := d.arm(ctx, p.TxnID, undo, deadline)
 	if err != nil {
@@ -215,7 +215,7 @@ func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
 	if err != nil {
 		return err
 	}
-	log := d.log.With(zap.String("site", p.Site), zap.String("txn", p.TxnID))
+	log := d.log.With(zap.String("txn", p.TxnID)) // the caller's logger carries the site
 	st, err := d.deadmanState(ctx, p.TxnID)
 	if err != nil {
 		return fmt.Errorf("settle %s: %w", p.TxnID, err)
@@ -243,11 +243,14 @@ func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
 	if err := d.disarm(ctx, p.TxnID); err != nil {
 		return fmt.Errorf("settle %s: prior state restored, but disarm failed: %w", p.TxnID, err)
 	}
-	if fired {
-		log.Info("dead-man had fired: the router reverted itself", zap.String("step", "settle"), zap.Bool("keep", keep))
-		if keep {
-			return fmt.Errorf("settle %s: %w", p.TxnID, ErrDeadmanFired)
-		}
+	switch {
+	case fired && keep:
+		log.Info("dead-man had fired: the router reverted itself", zap.String("step", "settle"))
+		return fmt.Errorf("settle %s: %w", p.TxnID, ErrDeadmanFired)
+	case fired:
+		// Reverting and the prior state is already in place: the dead-man
+		// ran, or an earlier settle (a failed apply undone at once) did it.
+		log.Info("settled, prior state already in place", zap.String("step", "settle"))
 		return nil
 	}
 	log.Info("settled, change reverted", zap.String("step", "settle"))
