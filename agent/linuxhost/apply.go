@@ -207,10 +207,14 @@ func (d *Device) transition(ctx context.Context, targets []fileState, revert boo
 	// wg-quick down must see the file it brought the interface up with
 	// (PostDown, routes), so it runs before the writes.
 	for _, it := range items {
-		if group(it.want.Action.Kind) != actWGSyncconf || !it.cur.Exists || !contentDiffers(it.cur, it.want) {
+		if group(it.want.Action.Kind) != actWGSyncconf || !it.cur.Exists {
 			continue
 		}
-		if it.want.Exists && !needsRestart(it.cur.Content, it.want.Content) {
+		restart := it.want.Reactivate == reactRestart && !revert
+		if !restart && !contentDiffers(it.cur, it.want) {
+			continue
+		}
+		if !restart && it.want.Exists && !needsRestart(it.cur.Content, it.want.Content) {
 			continue
 		}
 		iface := it.want.Action.Target
@@ -248,7 +252,7 @@ func (d *Device) transition(ctx context.Context, targets []fileState, revert boo
 
 	for _, g := range activationOrder {
 		for _, it := range items {
-			if group(it.want.Action.Kind) != g || (!revert && !contentDiffers(it.cur, it.want)) {
+			if group(it.want.Action.Kind) != g || (!revert && !contentDiffers(it.cur, it.want) && it.want.Reactivate == "") {
 				continue
 			}
 			if err := d.activate(ctx, it, revert, undo); err != nil && fail(err) {

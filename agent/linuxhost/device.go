@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -110,6 +111,9 @@ const (
 // Device is the Linux host device; it satisfies agent.Device.
 type Device struct {
 	o Options
+
+	mu       sync.Mutex
+	nftCache map[string][]byte // nft's listing of a rendered table, by content digest
 }
 
 var _ agent.Device = (*Device)(nil)
@@ -184,6 +188,9 @@ type fileState struct {
 	SecretRef string   `json:"secret_ref,omitempty"`
 	Check     []string `json:"check,omitempty"`
 	Action    Action   `json:"action"`
+	// Reactivate is set on a file whose bytes are unchanged but whose
+	// runtime state differs (reactActivate, reactRestart).
+	Reactivate string `json:"reactivate,omitempty"`
 }
 
 // ownedFile is one line of the manifest of files tether wrote, so a file
@@ -237,11 +244,27 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 		if err != nil {
 			return nil, fmt.Errorf("linux plan %s: %w", site, err)
 		}
-		if cur.Exists && cur.Mode == f.Mode.Perm() && bytes.Equal(cur.Content, f.Content) {
-			continue
-		}
 		want := fileState{Path: f.Path, Exists: true, Mode: f.Mode.Perm(), Content: f.Content, Check: f.Check, Action: f.Activate}
 		cur.Action = f.Activate
+		if cur.Exists && cur.Mode == f.Mode.Perm() && bytes.Equal(cur.Content, f.Content) {
+			// The file is right; what runs may not be (a reboot, a hand edit).
+			diff, restart, err := d.runtimeDrift(ctx, f)
+			if err != nil {
+				return nil, fmt.Errorf("linux plan %s: runtime of %s: %w", site, f.Path, err)
+			}
+			if diff == "" {
+				continue
+			}
+			want.Reactivate = reactActivate
+			if restart {
+				want.Reactivate = reactRestart
+			}
+			do.Files = append(do.Files, want)
+			undo.Files = append(undo.Files, cur)
+			p.Changes = append(p.Changes, agent.Change{Op: "activate", Where: f.Path, What: path.Base(f.Path),
+				Detail: "runtime: " + diff + " → " + reactivationText(want, diff)})
+			continue
+		}
 		do.Files = append(do.Files, want)
 		undo.Files = append(undo.Files, cur)
 		p.Changes = append(p.Changes, describe(cur, want))
@@ -277,7 +300,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	// An interface whose file exists but which is not up is brought up,
 	// whatever changed in the file; say so rather than "wg syncconf".
 	for i, f := range do.Files {
-		if k := f.Action.Kind; (k == actWGSyncconf || k == actWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] {
+		if k := f.Action.Kind; (k == actWGSyncconf || k == actWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] && f.Reactivate == "" {
 			p.Changes[i].Detail = "interface not up → wg-quick up"
 		}
 	}
