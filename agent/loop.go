@@ -299,6 +299,9 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 		o.Result = ResultRepaired
 	}
 	o.Finished = a.Clock.Now()
+	if !repair {
+		a.fixedForward(o)
+	}
 	log.Info("applied", zap.String("step", "done"), zap.Duration("duration", o.Finished.Sub(o.Started)))
 	st.Running = o.Commit
 	if err := a.finish(ctx, st, o); err != nil {
@@ -372,7 +375,9 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 		return nil, err
 	}
 	if err := a.Device.Settle(ctx, e.Plan, false); err != nil {
-		return nil, fmt.Errorf("revert: %w", err)
+		if o, done, err := a.retryRevert(ctx, st, e, o, checks, err); done {
+			return o, err
+		}
 	}
 	if checks != nil {
 		o.AfterRevert = a.settleProbe(ctx, checks)
@@ -511,7 +516,7 @@ func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
 	if mode == "" {
 		mode = n.Rollout.Drift
 	}
-	if mode == "report" {
+	if mode == "report" || a.needsAttention() {
 		o.Result, o.Summary, o.Changes, o.Finished = ResultDrift, plan.Summary(), plan.Changes, a.Clock.Now()
 		a.log().Info("drift found (report only)", zap.String("commit", short(st.Running)), zap.String("step", "drift"), zap.Int("changes", len(plan.Changes)))
 		return o, a.finish(ctx, st, o)
