@@ -41,6 +41,7 @@ const (
 	NameNotesPending     = "tether_notes_pending_push"
 	NameLastSyncTime     = "tether_last_sync_timestamp_seconds"
 	NameLastOutcomeTime  = "tether_last_outcome_timestamp_seconds"
+	NameNeedsAttention   = "tether_needs_attention"
 	staleAfterIntervals  = 3
 	defaultPollInterval  = 15 * time.Second
 	shutdownGraceDefault = 5 * time.Second
@@ -50,7 +51,7 @@ const (
 // result that never happened yet reads 0 instead of "no data". They mirror
 // the Result* constants of package agent (not imported: agent depends on
 // this package, not the other way round).
-var knownResults = []string{"applied", "reverted", "rejected", "unchanged", "repaired", "drift"}
+var knownResults = []string{"applied", "reverted", "rejected", "unchanged", "repaired", "drift", "revert-failed", "recovered"}
 
 // APICallCounter is the one method the RouterOS device needs: it counts each
 // API call it makes and whether it failed. *Metrics implements it; a device
@@ -89,6 +90,7 @@ type Metrics struct {
 	notesPending prometheus.Gauge
 	lastSync     prometheus.Gauge
 	lastOutcome  prometheus.Gauge
+	attention    prometheus.Gauge
 
 	mu         sync.Mutex
 	runningC   string
@@ -149,11 +151,13 @@ func New(o Options) *Metrics {
 		Help: "Unix time of the last successful sync (poll, and transaction if any)."})
 	m.lastOutcome = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameLastOutcomeTime, ConstLabels: cl,
 		Help: "Unix time of the last recorded outcome."})
+	m.attention = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameNeedsAttention, ConstLabels: cl,
+		Help: "1 while a revert failed and was not resolved (tether status, tether recover); the device may be between two states."})
 	for _, r := range knownResults {
 		m.outcomes.WithLabelValues(r)
 	}
 	m.reg.MustRegister(build, m.running, m.outcomes, m.txnDuration, m.gateDuration, m.reverts, m.rejected,
-		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome,
+		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome, m.attention,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -208,6 +212,15 @@ func (m *Metrics) ObserveFetch(d time.Duration, err error) {
 
 // SetPendingNotes records how many notes wait to be pushed.
 func (m *Metrics) SetPendingNotes(n int) { m.notesPending.Set(float64(n)) }
+
+// SetNeedsAttention records whether a failed revert awaits an operator.
+func (m *Metrics) SetNeedsAttention(open bool) {
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.attention.Set(v)
+}
 
 // SyncOK records a successful sync at t; /healthz is judged against it.
 func (m *Metrics) SyncOK(t time.Time) {

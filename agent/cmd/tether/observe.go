@@ -17,11 +17,13 @@ import (
 // observer feeds the metrics endpoint and the systemd watchdog from the
 // agent's syncs.
 type observer struct {
-	m        *metrics.Metrics
-	notes    *notes.Store
-	calls    func() int64 // RouterOS API round trips so far; nil on Linux
-	lastCall int64
-	progress atomic.Int64 // unix nanos of the last completed sync
+	m     *metrics.Metrics
+	notes *notes.Store
+	// attention is the agent's failed-revert record (nil: not watched).
+	attention *agent.AttentionStore
+	calls     func() int64 // RouterOS API round trips so far; nil on Linux
+	lastCall  int64
+	progress  atomic.Int64 // unix nanos of the last completed sync
 }
 
 func (o *observer) Synced(out *agent.Outcome, err error) {
@@ -36,6 +38,10 @@ func (o *observer) Synced(out *agent.Outcome, err error) {
 		case agent.ResultApplied, agent.ResultUnchanged, agent.ResultRepaired:
 			o.m.SetRunning(out.Commit)
 		}
+	}
+	if o.attention != nil {
+		at, err := o.attention.Load()
+		o.m.SetNeedsAttention(err != nil || at != nil)
 	}
 	if o.notes != nil {
 		if n, err := o.notes.Pending(context.Background()); err == nil {
