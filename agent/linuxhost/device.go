@@ -59,8 +59,11 @@ type Options struct {
 
 	Runner   Runner   // default ExecRunner{}
 	Services Services // default Systemd (Direct on a local host without systemd)
-	Now      func() time.Time
-	Log      *zap.Logger
+	// Boot enables the site's units at boot; default: systemd where it is
+	// PID 1 and Services is Systemd, else none (the agent restores at start).
+	Boot Boot
+	Now  func() time.Time
+	Log  *zap.Logger
 
 	// DeadMan picks the dead-man mechanism (DeadManAuto by default).
 	DeadMan string
@@ -205,6 +208,9 @@ type ownedFile struct {
 type doSpec struct {
 	Files []fileState `json:"files"`
 	Owned []ownedFile `json:"owned"`
+	// Enable and Disable are boot units to switch (persist.go).
+	Enable  []string `json:"enable,omitempty"`
+	Disable []string `json:"disable,omitempty"`
 }
 
 // undoSpec is Plan.Undo: the previous files plus the runtime facts a revert
@@ -220,6 +226,9 @@ type undoSpec struct {
 	Links map[string]bool `json:"links,omitempty"`
 	// Units records which daemons were running.
 	Units map[string]bool `json:"units,omitempty"`
+	// Enable and Disable restore the boot units the plan switches.
+	Enable  []string `json:"enable,omitempty"`
+	Disable []string `json:"disable,omitempty"`
 }
 
 // Plan implements agent.Device.
@@ -229,6 +238,10 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	})
 	if err != nil {
 		return nil, fmt.Errorf("linux plan %s: %w", site, err)
+	}
+	boot := d.boot(ctx)
+	if boot != nil {
+		files = withBootFiles(files)
 	}
 	p := &agent.Plan{Site: site, Digest: digest(files), TxnID: d.newTxnID()}
 	var do doSpec
@@ -274,10 +287,12 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 		return nil, fmt.Errorf("linux plan %s: %w", site, err)
 	}
 	undo.Owned = owned
+	var gone []ownedFile
 	for _, o := range owned {
 		if rendered[o.Path] {
 			continue
 		}
+		gone = append(gone, o)
 		cur, err := d.read(o.Path)
 		if err != nil {
 			return nil, fmt.Errorf("linux plan %s: %w", site, err)
@@ -290,6 +305,19 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 		do.Files = append(do.Files, gone)
 		undo.Files = append(undo.Files, cur)
 		p.Changes = append(p.Changes, describe(cur, gone))
+	}
+	if boot != nil {
+		units, err := d.planBoot(ctx, boot, files, gone, &do, &undo)
+		if err != nil {
+			return nil, fmt.Errorf("linux plan %s: boot units: %w", site, err)
+		}
+		for _, u := range units {
+			c := agent.Change{Op: "enable", Where: u, What: u, Detail: "start at boot"}
+			if u[0] == '-' {
+				c = agent.Change{Op: "disable", Where: u[1:], What: u[1:], Detail: "no longer started at boot"}
+			}
+			p.Changes = append(p.Changes, c)
+		}
 	}
 	if len(p.Changes) == 0 {
 		return p, nil
