@@ -508,7 +508,7 @@ func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
 		return nil, fmt.Errorf("drift check: %w", err)
 	}
 	if plan.Empty() {
-		return nil, nil
+		return a.watchWAN(ctx, st, n)
 	}
 	o := &Outcome{Site: a.Site, Commit: st.Running, Started: a.Clock.Now(), Version: a.Version, Host: a.Host,
 		Reason: fmt.Sprintf("drift: %d owned item(s) differ from the running commit", len(plan.Changes))}

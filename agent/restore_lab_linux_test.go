@@ -43,7 +43,8 @@ func rebootHost(t *testing.T, ctx context.Context, h *lab.Host, svc linuxhost.Se
 // TestTxnLinuxRebootRestored: a Linux relay whose files are in place but
 // whose runtime is gone (a reboot) is restored by the agent's first sync —
 // tunnel, BGP daemon, firewall and sysctls — and the note says `repaired`
-// with what differed. A later poll finds nothing to do.
+// with what differed. A later poll finds nothing to do. Then a
+// provider-style /48 on the WAN is reported as the routed-prefix trap.
 func TestTxnLinuxRebootRestored(t *testing.T) {
 	lab.Require(t, txnLabTools...)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -199,5 +200,38 @@ func TestTxnLinuxRebootRestored(t *testing.T) {
 		if o, err := a.Sync(ctx); err != nil || o != nil {
 			t.Fatalf("poll %d after the repair must find nothing: %+v %v", i+1, o, err)
 		}
+	}
+
+	// The provider puts an address of the mesh's /48 on the WAN at /48:
+	// the connected route covers the /64s the relay routes into wgvpnr01.
+	// The agent reports it once (a drift note with the fix), status keeps
+	// it, and it goes away with the address.
+	if _, errb, code, err := relayHost.Run(ctx, "ip", "addr", "add", "fd00:1234::7/48", "dev", "eth0", "nodad"); err != nil || code != 0 {
+		t.Fatalf("ip addr add: exit %d %v %s", code, err, errb)
+	}
+	o, err = a.Sync(ctx)
+	if err != nil || o == nil || o.Result != agent.ResultDrift ||
+		!strings.Contains(o.Reason, "connected route fd00:1234::/48 on WAN eth0 overlaps fd00:1234:0:a::/64") ||
+		!strings.Contains(o.Reason, "fd00:1234::7/128") {
+		t.Fatalf("WAN trap: %+v %v", o, err)
+	}
+	t.Logf("trap: %s", o.Reason)
+	if at := lastAttempt(t, repo.publishedNote(t, "relay", c1)); !strings.Contains(at.Reason, "live WAN: ") {
+		t.Fatalf("note: %s", describeNote(at))
+	}
+	if wt, err := agent.NewWANTrapStore(stateDir).Load(); err != nil || len(wt.Traps) != 1 {
+		t.Fatalf("recorded traps: %+v %v", wt, err)
+	}
+	if o, err := a.Sync(ctx); err != nil || o != nil {
+		t.Fatalf("a trap already reported is not noted again: %+v %v", o, err)
+	}
+	if _, _, code, err := relayHost.Run(ctx, "ip", "addr", "del", "fd00:1234::7/48", "dev", "eth0"); err != nil || code != 0 {
+		t.Fatalf("ip addr del: exit %d %v", code, err)
+	}
+	if o, err := a.Sync(ctx); err != nil || o != nil {
+		t.Fatalf("trap gone: %+v %v", o, err)
+	}
+	if wt, _ := agent.NewWANTrapStore(stateDir).Load(); len(wt.Traps) != 0 {
+		t.Fatalf("traps kept after the address went: %+v", wt)
 	}
 }

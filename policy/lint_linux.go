@@ -127,3 +127,31 @@ func sendsDefault(far *BGPEnd, dflt netip.Prefix) bool {
 	}
 	return false
 }
+
+// RoutedPrefixes lists what site routes elsewhere rather than owning on a
+// link: its declared routed_prefixes plus what its links' allowed
+// addresses and BGP imports route into tunnels (less defaults, host routes
+// and NDP-proxied prefixes). A connected route on the WAN that overlaps
+// one of them is the routed-prefix trap.
+func (n *Network) RoutedPrefixes(site string) []netip.Prefix {
+	s := n.Sites[site]
+	if s == nil {
+		return nil
+	}
+	var out []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	for _, rp := range s.RoutedPrefixes {
+		if p := rp.Prefix.Masked(); rp.IsValid() && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	inferred, _ := inferredRoutes(n, s)
+	for _, p := range inferred {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -42,6 +42,7 @@ const (
 	NameLastSyncTime     = "tether_last_sync_timestamp_seconds"
 	NameLastOutcomeTime  = "tether_last_outcome_timestamp_seconds"
 	NameNeedsAttention   = "tether_needs_attention"
+	NameWANTraps         = "tether_wan_traps"
 	staleAfterIntervals  = 3
 	defaultPollInterval  = 15 * time.Second
 	shutdownGraceDefault = 5 * time.Second
@@ -91,6 +92,7 @@ type Metrics struct {
 	lastSync     prometheus.Gauge
 	lastOutcome  prometheus.Gauge
 	attention    prometheus.Gauge
+	wanTraps     prometheus.Gauge
 
 	mu         sync.Mutex
 	runningC   string
@@ -153,11 +155,13 @@ func New(o Options) *Metrics {
 		Help: "Unix time of the last recorded outcome."})
 	m.attention = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameNeedsAttention, ConstLabels: cl,
 		Help: "1 while a revert failed and was not resolved (tether status, tether recover); the device may be between two states."})
+	m.wanTraps = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameWANTraps, ConstLabels: cl,
+		Help: "Connected routes on the live WAN that overlap a prefix the site routes into a tunnel (the routed-prefix trap); see tether status."})
 	for _, r := range knownResults {
 		m.outcomes.WithLabelValues(r)
 	}
 	m.reg.MustRegister(build, m.running, m.outcomes, m.txnDuration, m.gateDuration, m.reverts, m.rejected,
-		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome, m.attention,
+		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome, m.attention, m.wanTraps,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -221,6 +225,9 @@ func (m *Metrics) SetNeedsAttention(open bool) {
 	}
 	m.attention.Set(v)
 }
+
+// SetWANTraps records how many routed-prefix traps the live WAN has.
+func (m *Metrics) SetWANTraps(n int) { m.wanTraps.Set(float64(n)) }
 
 // SyncOK records a successful sync at t; /healthz is judged against it.
 func (m *Metrics) SyncOK(t time.Time) {

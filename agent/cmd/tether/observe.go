@@ -21,9 +21,11 @@ type observer struct {
 	notes *notes.Store
 	// attention is the agent's failed-revert record (nil: not watched).
 	attention *agent.AttentionStore
-	calls     func() int64 // RouterOS API round trips so far; nil on Linux
-	lastCall  int64
-	progress  atomic.Int64 // unix nanos of the last completed sync
+	// wanTraps is the live WAN trap record (nil: not watched).
+	wanTraps *agent.WANTrapStore
+	calls    func() int64 // RouterOS API round trips so far; nil on Linux
+	lastCall int64
+	progress atomic.Int64 // unix nanos of the last completed sync
 }
 
 func (o *observer) Synced(out *agent.Outcome, err error) {
@@ -42,6 +44,11 @@ func (o *observer) Synced(out *agent.Outcome, err error) {
 	if o.attention != nil {
 		at, err := o.attention.Load()
 		o.m.SetNeedsAttention(err != nil || at != nil)
+	}
+	if o.wanTraps != nil {
+		if wt, err := o.wanTraps.Load(); err == nil {
+			o.m.SetWANTraps(len(wt.Traps))
+		}
 	}
 	if o.notes != nil {
 		if n, err := o.notes.Pending(context.Background()); err == nil {

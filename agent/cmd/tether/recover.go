@@ -68,8 +68,16 @@ func runRecover(ctx context.Context, env *cliEnv, args []string) int {
 	return 0
 }
 
-// printAttention adds the failed revert, if any, to `tether status`.
-func printAttention(w io.Writer, stateDir, cfgPath string) {
+// printAlerts adds what needs a person to `tether status`: a failed
+// revert, and routed prefixes connected on the live WAN.
+func printAlerts(w io.Writer, stateDir, cfgPath string) {
+	if wt, err := agent.NewWANTrapStore(stateDir).Load(); err != nil {
+		fmt.Fprintf(w, "wan trap:  %v\n", err)
+	} else {
+		for _, t := range wt.Traps {
+			fmt.Fprintf(w, "wan trap:  %s (seen %s)\n", t, wt.Since.UTC().Format(time.RFC3339))
+		}
+	}
 	at, err := agent.NewAttentionStore(stateDir).Load()
 	switch {
 	case err != nil:
