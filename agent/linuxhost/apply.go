@@ -173,7 +173,7 @@ type item struct{ cur, want fileState }
 // Activation order: kernel settings before tunnels, tunnels before the
 // firewall and routing daemons that use them, LAN-facing daemons last.
 var activationOrder = []string{
-	actSysctlApply, actWGSyncconf, actNftApply, actNetworkdReload, actBirdConfigure, actServiceReload, actDaemonReload,
+	actSysctlApply, actAddrApply, actWGSyncconf, actNftApply, actNetworkdReload, actBirdConfigure, actServiceReload, actDaemonReload,
 }
 
 func group(kind string) string {
@@ -345,6 +345,9 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 			verb = VerbRestart
 		}
 		return d.o.Services.Control(ctx, verb, a.Target)
+
+	case actAddrApply:
+		return d.applyAddrs(ctx, a.Target, it.cur, it.want)
 
 	case actDaemonReload:
 		if _, err := run(ctx, d.o.Runner, "systemctl", "daemon-reload"); err != nil {

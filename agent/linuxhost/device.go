@@ -109,6 +109,7 @@ const (
 	actServiceReload  = "service-reload"
 	actServiceRestart = "service-restart"
 	actNetworkdReload = "networkd-reload"
+	actAddrApply      = "addr-apply"
 )
 
 // Device is the Linux host device; it satisfies agent.Device.
@@ -568,6 +569,11 @@ func activationText(cur, want fileState) string {
 		return "→ restart " + a.Target
 	case actNetworkdReload:
 		return "→ networkctl reload"
+	case actAddrApply:
+		if !want.Exists {
+			return "→ ip addr del on " + a.Target
+		}
+		return "→ ip addr replace on " + a.Target
 	}
 	return ""
 }

@@ -74,6 +74,8 @@ func bootUnit(a Action, filePath string) string {
 		return birdUnit
 	case actNftApply:
 		return NftUnit
+	case actAddrApply:
+		return "tether-addr@" + a.Target + ".service"
 	case actServiceReload, actServiceRestart:
 		return a.Target
 	}
@@ -93,15 +95,39 @@ func (d *Device) boot(ctx context.Context) Boot {
 	return s
 }
 
-// withBootFiles adds the tether-nft unit when the site has an nft table
-// and the host persists units.
+// addrUnitPath is the template unit that re-adds an AddrDir file's
+// addresses at boot, once its interface exists; the NIC's own
+// configuration (netplan, ifupdown) is untouched. "$$" is a literal "$"
+// for the shell: systemd expands $NAME in ExecStart.
+const addrUnitPath = "/etc/systemd/system/tether-addr@.service"
+
+func addrUnitFile(dir string) File {
+	content := "# Written by tether: adds the addresses of " + dir + "/%i to %i at boot. Do not edit.\n" +
+		"[Unit]\nDescription=tether addresses on %i\nBindsTo=sys-subsystem-net-devices-%i.device\n" +
+		"After=sys-subsystem-net-devices-%i.device network-pre.target\n\n" +
+		"[Service]\nType=oneshot\nRemainAfterExit=yes\n" +
+		"ExecStart=/bin/sh -c 'sed \"s/#.*//\" " + dir + "/%i | while read -r a; do [ -z \"$$a\" ] || ip addr replace \"$$a\" dev %i; done'\n\n" +
+		"[Install]\nWantedBy=multi-user.target\n"
+	return File{Path: addrUnitPath, Mode: 0o644, Content: []byte(content), Activate: Action{Kind: actDaemonReload}}
+}
+
+// withBootFiles adds the units tether itself provides: the tether-nft
+// oneshot when the site has an nft table, the tether-addr@ template when
+// it adds addresses to an unmanaged interface.
 func withBootFiles(files []File) []File {
+	var nft, addr bool
+	var extra []File
 	for _, f := range files {
-		if f.Activate.Kind == actNftApply && path.IsAbs(f.Path) {
-			return append(files, nftUnitFile(f.Path))
+		switch {
+		case f.Activate.Kind == actNftApply && path.IsAbs(f.Path) && !nft:
+			nft = true
+			extra = append(extra, nftUnitFile(f.Path))
+		case f.Activate.Kind == actAddrApply && !addr:
+			addr = true
+			extra = append(extra, addrUnitFile(path.Dir(f.Path)))
 		}
 	}
-	return files
+	return append(files, extra...)
 }
 
 // planBoot compares the wanted boot units with the host's and fills the

@@ -43,6 +43,8 @@ func (d *Device) runtimeDrift(ctx context.Context, f File) (diff string, restart
 		diff, err = d.birdDrift(ctx, f.Activate.Target, f.Content)
 	case actSysctlApply:
 		diff, err = d.sysctlDrift(ctx, f.Content)
+	case actAddrApply:
+		diff = d.addrDrift(ctx, f.Activate.Target, f.Content)
 	case actServiceReload, actServiceRestart:
 		up, aerr := d.o.Services.Active(ctx, f.Activate.Target)
 		if aerr != nil {

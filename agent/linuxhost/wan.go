@@ -116,3 +116,67 @@ func (d *Device) anchorOf(ctx context.Context, r liveRoute, dst netip.Prefix) st
 	}
 	return dst.Addr().String()
 }
+
+// addrLines reads an AddrDir file: one address per line, "#" comments.
+func addrLines(f fileState) []netip.Prefix {
+	if !f.Exists {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, line := range strings.Split(string(f.Content), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if p, err := netip.ParsePrefix(strings.TrimSpace(line)); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// applyAddrs moves iface from the addresses of cur to those of want: adds
+// (replace, so a present one is no error) what want lists and deletes what
+// only cur listed. Every other address of the interface — the
+// distribution's, DHCP's — is left alone.
+func (d *Device) applyAddrs(ctx context.Context, iface string, cur, want fileState) error {
+	keep := map[netip.Prefix]bool{}
+	var errs []string
+	for _, p := range addrLines(want) {
+		keep[p] = true
+		if _, err := run(ctx, d.o.Runner, "ip", "addr", "replace", p.String(), "dev", iface); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	for _, p := range addrLines(cur) {
+		if keep[p] {
+			continue
+		}
+		_, errb, code, err := d.o.Runner.Run(ctx, "ip", "addr", "del", p.String(), "dev", iface)
+		if err == nil && code != 0 && !strings.Contains(string(errb), "Cannot assign requested address") {
+			err = &ToolError{Cmd: "ip addr del " + p.String() + " dev " + iface, Code: code, Output: strings.TrimSpace(string(errb))}
+		}
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s: %s", iface, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// addrDrift names the addresses of an AddrDir file missing from iface.
+func (d *Device) addrDrift(ctx context.Context, iface string, content []byte) string {
+	live, err := d.ifaceAddrs(ctx, iface)
+	if err != nil {
+		return fmt.Sprintf("cannot read the addresses of %s: %v", iface, err)
+	}
+	var missing []string
+	for _, p := range addrLines(fileState{Exists: true, Content: content}) {
+		if !live[p] {
+			missing = append(missing, p.String())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Sprintf("%s lacks address %s", iface, strings.Join(missing, ", "))
+	}
+	return ""
+}
