@@ -130,3 +130,25 @@ func TestBootUnitsFollowTheSite(t *testing.T) {
 		t.Errorf("boot links after the failed apply: %v", boot.enabled)
 	}
 }
+
+// TestSystemdBootCommands: the systemd boot manager asks is-enabled and
+// switches only the boot links (no --now: what runs is the agent's).
+func TestSystemdBootCommands(t *testing.T) {
+	fr := &fakeRunner{}
+	s := Systemd{Runner: fr}
+	ctx := context.Background()
+	on, err := s.Enabled(ctx, "wg-quick@wg0.service")
+	if err != nil || !on {
+		t.Fatalf("is-enabled exit 0 must read as enabled: %v %v", on, err)
+	}
+	if err := s.SetEnabled(ctx, "wg-quick@wg0.service", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetEnabled(ctx, "radvd.service", false); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"systemctl is-enabled --quiet wg-quick@wg0.service", "systemctl enable wg-quick@wg0.service", "systemctl disable radvd.service"}
+	if !slices.Equal(fr.cmds, want) {
+		t.Fatalf("commands %q, want %q", fr.cmds, want)
+	}
+}

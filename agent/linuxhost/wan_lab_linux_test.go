@@ -3,10 +3,17 @@
 package linuxhost_test
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/tether-net/tether/agent/linuxhost"
+	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/lab"
 )
 
@@ -59,5 +66,55 @@ func TestWANAnchorBesideNICConfig(t *testing.T) {
 	s.apply(t, ctx, load(t, plain))
 	if got := addrs(); got != own {
 		t.Fatalf("after removing the anchor: %q, want the NIC as it was: %q", got, own)
+	}
+}
+
+// BenchmarkPlanRuntimeNoop is the cost of one quiet poll's drift check on
+// the ula-mesh relay with BIRD: the file comparison plus the runtime
+// checks (ip, wg show, nft list, birdc, sysctl) through the lab host.
+func BenchmarkPlanRuntimeNoop(b *testing.B) {
+	lab.Require(b, labTools...)
+	ctx := b.Context()
+	l := lab.New(b, lab.Star("inet", "relay"))
+	h := l.Host("relay")
+	files := example(b, "ula-mesh")
+	k, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(h.Path("keys"), 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(h.Path("keys", "wgvpnr01.key"), []byte(k.String()+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	files["sites/relay.toml"] = pubKeyLine.ReplaceAllString(files["sites/relay.toml"], fmt.Sprintf("public_key = %q", k.PublicKey()))
+	files["sites/relay.toml"] += relayRoute
+	m := fstest.MapFS{}
+	for name, v := range files {
+		m[name] = &fstest.MapFile{Data: []byte(v)}
+	}
+	n, probs := policy.Load(m, ".")
+	if probs.HasErrors() {
+		b.Fatal(probs.Err())
+	}
+	d := linuxhost.New(linuxhost.Options{Root: h.Dir(), KeyDir: h.Path("keys"), StateDir: h.Path("state"), Runner: h,
+		Services: linuxhost.Direct{Runner: h, Units: linuxhost.DirectUnits(h.Dir(), linuxhost.DefaultBirdSocket)}, DeadMan: linuxhost.DeadManDetached})
+	p, err := d.Plan(ctx, n, "relay")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Apply(ctx, p, time.Now().Add(time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Settle(ctx, p, true); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := d.Plan(ctx, n, "relay")
+		if err != nil || !p.Empty() {
+			b.Fatalf("quiet plan: %+v %v", p, err)
+		}
 	}
 }
