@@ -244,7 +244,7 @@ func TestTxnLinuxRebootRestored(t *testing.T) {
 	}
 	o, err = a.Sync(ctx)
 	if err != nil || o == nil || o.Result != agent.ResultDrift ||
-		!strings.Contains(o.Reason, "connected route fd00:1234::/48 on WAN eth0 overlaps fd00:1234:0:a::/64") ||
+		!strings.Contains(o.Reason, "connected route fd00:1234::/48 on WAN eth0 covers fd00:1234:0:a::/64") ||
 		!strings.Contains(o.Reason, "fd00:1234::7/128") {
 		t.Fatalf("WAN trap: %+v %v", o, err)
 	}

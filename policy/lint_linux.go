@@ -64,7 +64,10 @@ func lintInferredRoutedOnWAN(n *Network, s *Site, l *loader) {
 			continue // TL001 already said so
 		}
 		for _, rp := range routed {
-			if conn.Overlaps(rp) {
+			// Only a connected prefix at least as short as the routed one
+			// captures it; a more specific one inside an inferred
+			// aggregate is the site's own subnet and wins by longest match.
+			if conn.Bits() <= rp.Bits() && conn.Contains(rp.Addr()) {
 				l.lintf(s.File, fmt.Sprintf("address[%d].address", i), "TL001",
 					"%s makes %s connected on WAN interface %s, but %s routes it into a tunnel (%s); configure the provider address as %s/%d and let the tunnel or BGP carry %s",
 					a.Address, rp, a.Interface, s.Name, from[rp], a.Address.Addr(), a.Address.Addr().BitLen(), rp)

@@ -19,8 +19,8 @@ import (
 // host actually has.
 
 // WANTraps lists each connected route on a WAN interface (declared
-// role = "wan", or carrying a default route) that overlaps a prefix the
-// site routes into a tunnel, with the fix. It changes nothing.
+// role = "wan", or carrying a default route) that covers a prefix the site
+// routes into a tunnel, with the fix. It changes nothing.
 func (d *Device) WANTraps(ctx context.Context, n *policy.Network, site string) ([]string, error) {
 	routed := n.RoutedPrefixes(site)
 	s := n.Sites[site]
@@ -62,8 +62,12 @@ func (d *Device) WANTraps(ctx context.Context, n *policy.Network, site string) (
 			continue
 		}
 		for _, p := range routed {
-			if dst.Overlaps(p) {
-				traps = append(traps, fmt.Sprintf("connected route %s on WAN %s overlaps %s, which %s routes into a tunnel: the host answers for those addresses on %s; keep only a /%d anchor there (the provider's address as %s/%d)",
+			// Only a connected route at least as short as the routed
+			// prefix captures it: a more specific one inside it (the
+			// site's own LAN /64 in the mesh /48) wins by longest match
+			// and is how such networks are built.
+			if dst.Bits() <= p.Bits() && dst.Contains(p.Addr()) {
+				traps = append(traps, fmt.Sprintf("connected route %s on WAN %s covers %s, which %s routes into a tunnel: the host answers for those addresses on %s; keep only a /%d anchor there (the provider's address as %s/%d)",
 					dst, r.Dev, p, site, r.Dev, dst.Addr().BitLen(), d.anchorOf(ctx, r, dst), dst.Addr().BitLen()))
 				break
 			}
