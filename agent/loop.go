@@ -305,6 +305,9 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	}
 	o.Result = finalResult(e)
 	o.Finished = a.Clock.Now()
+	if !repair {
+		a.fixedForward(o)
+	}
 	log.Info("applied", zap.String("step", "done"), zap.Duration("duration", o.Finished.Sub(o.Started)))
 	if !e.Adopt {
 		st.Running = o.Commit
@@ -380,7 +383,9 @@ func (a *Agent) revert(ctx context.Context, st *State, e *Entry, o *Outcome, che
 		return nil, err
 	}
 	if err := a.Device.Settle(ctx, e.Plan, false); err != nil {
-		return nil, fmt.Errorf("revert: %w", err)
+		if o, done, err := a.retryRevert(ctx, st, e, o, checks, err); done {
+			return o, err
+		}
 	}
 	if checks != nil {
 		o.AfterRevert = a.settleProbe(ctx, checks)
@@ -515,7 +520,7 @@ func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
 		return nil, fmt.Errorf("drift check: %w", err)
 	}
 	if plan.Empty() {
-		return nil, nil
+		return a.watchWAN(ctx, st, n)
 	}
 	o := &Outcome{Site: a.Site, Commit: st.Running, Started: a.Clock.Now(), Version: a.Version, Host: a.Host,
 		Reason: fmt.Sprintf("drift: %d owned item(s) differ from the running commit", len(plan.Changes))}
@@ -523,7 +528,7 @@ func (a *Agent) checkDrift(ctx context.Context, st *State) (*Outcome, error) {
 	if mode == "" {
 		mode = n.Rollout.Drift
 	}
-	if mode == "report" {
+	if mode == "report" || a.needsAttention() {
 		o.Result, o.Summary, o.Changes, o.Finished = ResultDrift, plan.Summary(), plan.Changes, a.Clock.Now()
 		a.log().Info("drift found (report only)", zap.String("commit", short(st.Running)), zap.String("step", "drift"), zap.Int("changes", len(plan.Changes)))
 		return o, a.finish(ctx, st, o)

@@ -38,6 +38,8 @@ var LintRules = []LintRule{
 	{"TL018", "ndppd-solicits-into-wireguard", SeverityWarning, "ndppd's auto or iface method confirms each address by soliciting it on the interface the prefix routes to; through WireGuard (no link layer, multicast in no peer's allowed IPs) no answer comes back, so the proxy never answers upstream; use static"},
 	{"TL019", "deadman-margin-under-probe-round", SeverityWarning, "the dead-man margin is shorter than one round of the site's health checks, so the device may revert itself while the gate's last round still runs and the note shows the device's revert instead of the failure"},
 	{"TL020", "endpoint-port-not-listened", SeverityWarning, "the port in a link end's endpoint is not the port that end's WireGuard interface listens on, so the far end dials a port nobody answers (unless a port forward maps one to the other)"},
+	{"TL021", "default-import-never-sent", SeverityWarning, "an end imports the default route but the far end neither originates nor exports one, so the session carries no default"},
+	{"TL022", "wg-route-on-bgp-link", SeverityWarning, "route = true on a link whose prefixes BGP carries: wg-quick installs static routes that stay when the session drops"},
 }
 
 func lintName(id string) string {
@@ -63,9 +65,11 @@ func lint(n *Network, l *loader) {
 	for _, name := range n.SiteNames() {
 		s := n.Sites[name]
 		lintSite(n, s, l)
+		lintInferredRoutedOnWAN(n, s, l)
 	}
 	for _, name := range n.LinkNames() {
 		lintLink(n, n.Links[name], l)
+		lintLinkLinux(n, n.Links[name], l)
 	}
 }
 

@@ -64,9 +64,12 @@ func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) e
 	}
 	log.Info("dead-man armed", zap.String("step", "arm"), zap.Int("seconds", secs))
 
-	if err := d.transition(ctx, do.Files, false, undo); err != nil {
+	boot := d.boot(ctx)
+	err = withBoot(ctx, boot, do.Enable, do.Disable, false, func() error { return d.transition(ctx, do.Files, false, undo) })
+	if err != nil {
 		log.Info("apply failed, reverting", zap.String("step", "apply"), zap.Error(err))
-		if rerr := d.transition(ctx, undo.Files, true, undo); rerr != nil {
+		rerr := withBoot(ctx, boot, undo.Enable, undo.Disable, true, func() error { return d.transition(ctx, undo.Files, true, undo) })
+		if rerr != nil {
 			return fmt.Errorf("linux apply %s: %w; immediate revert failed (%v): the dead-man reverts at %s",
 				p.Site, err, rerr, deadline.Format(time.RFC3339))
 		}
@@ -170,7 +173,7 @@ type item struct{ cur, want fileState }
 // Activation order: kernel settings before tunnels, tunnels before the
 // firewall and routing daemons that use them, LAN-facing daemons last.
 var activationOrder = []string{
-	actSysctlApply, actWGSyncconf, actNftApply, actNetworkdReload, actBirdConfigure, actServiceReload,
+	actSysctlApply, actAddrApply, actWGSyncconf, actNftApply, actNetworkdReload, actBirdConfigure, actServiceReload, actDaemonReload,
 }
 
 func group(kind string) string {
@@ -207,10 +210,14 @@ func (d *Device) transition(ctx context.Context, targets []fileState, revert boo
 	// wg-quick down must see the file it brought the interface up with
 	// (PostDown, routes), so it runs before the writes.
 	for _, it := range items {
-		if group(it.want.Action.Kind) != actWGSyncconf || !it.cur.Exists || !contentDiffers(it.cur, it.want) {
+		if group(it.want.Action.Kind) != actWGSyncconf || !it.cur.Exists {
 			continue
 		}
-		if it.want.Exists && !needsRestart(it.cur.Content, it.want.Content) {
+		restart := it.want.Reactivate == reactRestart && !revert
+		if !restart && !contentDiffers(it.cur, it.want) {
+			continue
+		}
+		if !restart && it.want.Exists && !needsRestart(it.cur.Content, it.want.Content) {
 			continue
 		}
 		iface := it.want.Action.Target
@@ -248,7 +255,7 @@ func (d *Device) transition(ctx context.Context, targets []fileState, revert boo
 
 	for _, g := range activationOrder {
 		for _, it := range items {
-			if group(it.want.Action.Kind) != g || (!revert && !contentDiffers(it.cur, it.want)) {
+			if group(it.want.Action.Kind) != g || (!revert && !contentDiffers(it.cur, it.want) && it.want.Reactivate == "") {
 				continue
 			}
 			if err := d.activate(ctx, it, revert, undo); err != nil && fail(err) {
@@ -338,6 +345,15 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 			verb = VerbRestart
 		}
 		return d.o.Services.Control(ctx, verb, a.Target)
+
+	case actAddrApply:
+		return d.applyAddrs(ctx, a.Target, it.cur, it.want)
+
+	case actDaemonReload:
+		if _, err := run(ctx, d.o.Runner, "systemctl", "daemon-reload"); err != nil {
+			return fmt.Errorf("systemd: %w", err)
+		}
+		return nil
 
 	case actNetworkdReload:
 		// Through Services: systemd-networkd is a unit like any other, and

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -58,8 +59,11 @@ type Options struct {
 
 	Runner   Runner   // default ExecRunner{}
 	Services Services // default Systemd (Direct on a local host without systemd)
-	Now      func() time.Time
-	Log      *zap.Logger
+	// Boot enables the site's units at boot; default: systemd where it is
+	// PID 1 and Services is Systemd, else none (the agent restores at start).
+	Boot Boot
+	Now  func() time.Time
+	Log  *zap.Logger
 
 	// DeadMan picks the dead-man mechanism (DeadManAuto by default).
 	DeadMan string
@@ -105,11 +109,15 @@ const (
 	actServiceReload  = "service-reload"
 	actServiceRestart = "service-restart"
 	actNetworkdReload = "networkd-reload"
+	actAddrApply      = "addr-apply"
 )
 
 // Device is the Linux host device; it satisfies agent.Device.
 type Device struct {
 	o Options
+
+	mu       sync.Mutex
+	nftCache map[string][]byte // nft's listing of a rendered table, by content digest
 }
 
 var _ agent.Device = (*Device)(nil)
@@ -184,6 +192,9 @@ type fileState struct {
 	SecretRef string   `json:"secret_ref,omitempty"`
 	Check     []string `json:"check,omitempty"`
 	Action    Action   `json:"action"`
+	// Reactivate is set on a file whose bytes are unchanged but whose
+	// runtime state differs (reactActivate, reactRestart).
+	Reactivate string `json:"reactivate,omitempty"`
 }
 
 // ownedFile is one line of the manifest of files tether wrote, so a file
@@ -198,6 +209,9 @@ type ownedFile struct {
 type doSpec struct {
 	Files []fileState `json:"files"`
 	Owned []ownedFile `json:"owned"`
+	// Enable and Disable are boot units to switch (persist.go).
+	Enable  []string `json:"enable,omitempty"`
+	Disable []string `json:"disable,omitempty"`
 }
 
 // undoSpec is Plan.Undo: the previous files plus the runtime facts a revert
@@ -213,6 +227,9 @@ type undoSpec struct {
 	Links map[string]bool `json:"links,omitempty"`
 	// Units records which daemons were running.
 	Units map[string]bool `json:"units,omitempty"`
+	// Enable and Disable restore the boot units the plan switches.
+	Enable  []string `json:"enable,omitempty"`
+	Disable []string `json:"disable,omitempty"`
 }
 
 // Plan implements agent.Device.
@@ -222,6 +239,10 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	})
 	if err != nil {
 		return nil, fmt.Errorf("linux plan %s: %w", site, err)
+	}
+	boot := d.boot(ctx)
+	if boot != nil {
+		files = withBootFiles(files)
 	}
 	p := &agent.Plan{Site: site, Digest: digest(files), TxnID: d.newTxnID()}
 	var do doSpec
@@ -237,11 +258,27 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 		if err != nil {
 			return nil, fmt.Errorf("linux plan %s: %w", site, err)
 		}
-		if cur.Exists && cur.Mode == f.Mode.Perm() && bytes.Equal(cur.Content, f.Content) {
-			continue
-		}
 		want := fileState{Path: f.Path, Exists: true, Mode: f.Mode.Perm(), Content: f.Content, Check: f.Check, Action: f.Activate}
 		cur.Action = f.Activate
+		if cur.Exists && cur.Mode == f.Mode.Perm() && bytes.Equal(cur.Content, f.Content) {
+			// The file is right; what runs may not be (a reboot, a hand edit).
+			diff, restart, err := d.runtimeDrift(ctx, f)
+			if err != nil {
+				return nil, fmt.Errorf("linux plan %s: runtime of %s: %w", site, f.Path, err)
+			}
+			if diff == "" {
+				continue
+			}
+			want.Reactivate = reactActivate
+			if restart {
+				want.Reactivate = reactRestart
+			}
+			do.Files = append(do.Files, want)
+			undo.Files = append(undo.Files, cur)
+			p.Changes = append(p.Changes, agent.Change{Op: "activate", Where: f.Path, What: path.Base(f.Path),
+				Detail: "runtime: " + diff + " → " + reactivationText(want, diff)})
+			continue
+		}
 		do.Files = append(do.Files, want)
 		undo.Files = append(undo.Files, cur)
 		p.Changes = append(p.Changes, describe(cur, want))
@@ -251,10 +288,12 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 		return nil, fmt.Errorf("linux plan %s: %w", site, err)
 	}
 	undo.Owned = owned
+	var gone []ownedFile
 	for _, o := range owned {
 		if rendered[o.Path] {
 			continue
 		}
+		gone = append(gone, o)
 		cur, err := d.read(o.Path)
 		if err != nil {
 			return nil, fmt.Errorf("linux plan %s: %w", site, err)
@@ -268,6 +307,19 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 		undo.Files = append(undo.Files, cur)
 		p.Changes = append(p.Changes, describe(cur, gone))
 	}
+	if boot != nil {
+		units, err := d.planBoot(ctx, boot, files, gone, &do, &undo)
+		if err != nil {
+			return nil, fmt.Errorf("linux plan %s: boot units: %w", site, err)
+		}
+		for _, u := range units {
+			c := agent.Change{Op: "enable", Where: u, What: u, Detail: "start at boot"}
+			if u[0] == '-' {
+				c = agent.Change{Op: "disable", Where: u[1:], What: u[1:], Detail: "no longer started at boot"}
+			}
+			p.Changes = append(p.Changes, c)
+		}
+	}
 	if len(p.Changes) == 0 {
 		return p, nil
 	}
@@ -277,7 +329,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	// An interface whose file exists but which is not up is brought up,
 	// whatever changed in the file; say so rather than "wg syncconf".
 	for i, f := range do.Files {
-		if k := f.Action.Kind; (k == actWGSyncconf || k == actWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] {
+		if k := f.Action.Kind; (k == actWGSyncconf || k == actWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] && f.Reactivate == "" {
 			p.Changes[i].Detail = "interface not up → wg-quick up"
 		}
 	}
@@ -517,6 +569,11 @@ func activationText(cur, want fileState) string {
 		return "→ restart " + a.Target
 	case actNetworkdReload:
 		return "→ networkctl reload"
+	case actAddrApply:
+		if !want.Exists {
+			return "→ ip addr del on " + a.Target
+		}
+		return "→ ip addr replace on " + a.Target
 	}
 	return ""
 }

@@ -7,8 +7,17 @@
 //
 //   - Plan renders the site, reads the current files under Root, and
 //     returns the per-file difference (content and mode) with the snapshot
-//     of everything it would touch. Re-planning the running config yields an
-//     empty plan.
+//     of everything it would touch. A file whose bytes match is still
+//     planned for activation when what runs differs from it (runtime.go:
+//     the WireGuard interface, `wg show dump`, the nft table, BIRD and its
+//     protocols, sysctls, daemons, addresses on the WAN), so a rebooted host
+//     is restored by the next poll. Where systemd is PID 1 the plan also
+//     enables the units that bring the site up at boot (persist.go).
+//     Re-planning the running config on a healthy host yields an empty
+//     plan.
+//   - WANTraps reads the live WAN's connected routes and reports those
+//     covering a prefix the site routes into a tunnel (wan.go); it changes
+//     nothing.
 //   - Apply validates every new file with its real tool on a temporary copy
 //     (bird -p, nft -c -f, wg-quick strip, radvd --configtest,
 //     keepalived -t) before anything changes, arms a dead-man on the host,
@@ -17,7 +26,8 @@
 //     peers changed, `wg-quick down/up` when the [Interface] section changed
 //     or the interface is new, `birdc configure`, `nft -f` (atomic),
 //     `sysctl -p`, reload/restart of radvd, ndppd and keepalived through a
-//     service manager, `networkctl reload`.
+//     service manager, `networkctl reload`, `ip addr replace` for addresses
+//     added beside the distribution's own WAN configuration.
 //   - Settle(keep) disarms the dead-man; Settle(!keep) restores the previous
 //     files, re-activates them (including the kernel's previous sysctl
 //     values and the previous up/down and running state of interfaces and

@@ -45,7 +45,7 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 // example reads repo-example/<name> into a map that tests patch.
-func example(t *testing.T, name string) map[string]string {
+func example(t testing.TB, name string) map[string]string {
 	t.Helper()
 	root := filepath.Join("..", "..", "repo-example", name)
 	files := map[string]string{}

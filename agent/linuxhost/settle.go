@@ -61,7 +61,8 @@ func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("linux settle %s: %w", p.Site, err)
 	}
-	if err := d.transition(ctx, undo.Files, true, undo); err != nil {
+	err = withBoot(ctx, d.boot(ctx), undo.Enable, undo.Disable, true, func() error { return d.transition(ctx, undo.Files, true, undo) })
+	if err != nil {
 		// The dead-man stays armed: it retries at the deadline.
 		return fmt.Errorf("linux settle %s: revert: %w", p.Site, err)
 	}
@@ -211,7 +212,8 @@ func revertRecord(ctx context.Context, name string, o Options) error {
 	if err != nil {
 		return fmt.Errorf("revert %s: %w", rec.TxnID, err)
 	}
-	if err := d.transition(ctx, undo.Files, true, undo); err != nil {
+	err = withBoot(ctx, d.boot(ctx), undo.Enable, undo.Disable, true, func() error { return d.transition(ctx, undo.Files, true, undo) })
+	if err != nil {
 		log.Error("dead-man revert failed", zap.String("step", "deadman"), zap.Error(err))
 		return fmt.Errorf("revert %s: %w", rec.TxnID, err)
 	}

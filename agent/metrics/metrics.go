@@ -41,6 +41,8 @@ const (
 	NameNotesPending     = "tether_notes_pending_push"
 	NameLastSyncTime     = "tether_last_sync_timestamp_seconds"
 	NameLastOutcomeTime  = "tether_last_outcome_timestamp_seconds"
+	NameNeedsAttention   = "tether_needs_attention"
+	NameWANTraps         = "tether_wan_traps"
 	staleAfterIntervals  = 3
 	defaultPollInterval  = 15 * time.Second
 	shutdownGraceDefault = 5 * time.Second
@@ -50,7 +52,7 @@ const (
 // result that never happened yet reads 0 instead of "no data". They mirror
 // the Result* constants of package agent (not imported: agent depends on
 // this package, not the other way round).
-var knownResults = []string{"applied", "reverted", "rejected", "unchanged", "repaired", "drift"}
+var knownResults = []string{"applied", "reverted", "rejected", "unchanged", "repaired", "drift", "revert-failed", "recovered"}
 
 // Options configures New.
 type Options struct {
@@ -82,6 +84,8 @@ type Metrics struct {
 	notesPending prometheus.Gauge
 	lastSync     prometheus.Gauge
 	lastOutcome  prometheus.Gauge
+	attention    prometheus.Gauge
+	wanTraps     prometheus.Gauge
 
 	mu         sync.Mutex
 	runningC   string
@@ -140,11 +144,15 @@ func New(o Options) *Metrics {
 		Help: "Unix time of the last successful sync (poll, and transaction if any)."})
 	m.lastOutcome = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameLastOutcomeTime, ConstLabels: cl,
 		Help: "Unix time of the last recorded outcome."})
+	m.attention = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameNeedsAttention, ConstLabels: cl,
+		Help: "1 while a revert failed and was not resolved (tether status, tether recover); the device may be between two states."})
+	m.wanTraps = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameWANTraps, ConstLabels: cl,
+		Help: "Connected routes on the live WAN that overlap a prefix the site routes into a tunnel (the routed-prefix trap); see tether status."})
 	for _, r := range knownResults {
 		m.outcomes.WithLabelValues(r)
 	}
 	m.reg.MustRegister(build, m.running, m.outcomes, m.txnDuration, m.gateDuration, m.reverts, m.rejected,
-		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome,
+		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome, m.attention, m.wanTraps,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -199,6 +207,18 @@ func (m *Metrics) ObserveFetch(d time.Duration, err error) {
 
 // SetPendingNotes records how many notes wait to be pushed.
 func (m *Metrics) SetPendingNotes(n int) { m.notesPending.Set(float64(n)) }
+
+// SetNeedsAttention records whether a failed revert awaits an operator.
+func (m *Metrics) SetNeedsAttention(open bool) {
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.attention.Set(v)
+}
+
+// SetWANTraps records how many routed-prefix traps the live WAN has.
+func (m *Metrics) SetWANTraps(n int) { m.wanTraps.Set(float64(n)) }
 
 // SyncOK records a successful sync at t; /healthz is judged against it.
 func (m *Metrics) SyncOK(t time.Time) {

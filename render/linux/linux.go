@@ -22,6 +22,10 @@ const (
 	ActServiceReload  = "service-reload"
 	ActServiceRestart = "service-restart"
 	ActNetworkdReload = "networkd-reload"
+	// ActAddrApply adds the addresses of an AddrDir file to the interface
+	// it names (ip addr replace) and removes those the file no longer
+	// lists, leaving every other address of the NIC alone.
+	ActAddrApply = "addr-apply"
 )
 
 // Default host paths; Options may override the ones operators move.
@@ -36,6 +40,9 @@ const (
 	KeepalivedPath    = "/etc/keepalived/keepalived.conf"
 	NetworkdDir       = "/etc/systemd/network"
 	WireGuardDir      = "/etc/wireguard"
+	// AddrDir holds one file per interface tether adds addresses to without
+	// managing it (no networkd = true): the WAN's routed-prefix anchor.
+	AddrDir = "/etc/tether/addr"
 )
 
 // Options are the host facts the renderer cannot take from the model.

@@ -269,10 +269,34 @@ func (r *renderer) networkd() {
 	for _, i := range r.s.Interfaces {
 		managed[i.Name] = i.Networkd
 	}
+	// Addresses on an interface tether does not manage (the provider's NIC,
+	// configured by netplan or ifupdown) are added beside the
+	// distribution's configuration, never replacing it.
+	unmanaged := map[string][]string{}
+	var order []string
 	for _, a := range r.s.Addresses {
-		if !managed[a.Interface] {
-			r.warnf("address %s on %s is not rendered: only interfaces with networkd = true get their addresses from tether", a.Address, a.Interface)
+		if managed[a.Interface] || !a.Address.IsValid() {
+			continue
 		}
+		if _, seen := unmanaged[a.Interface]; !seen {
+			order = append(order, a.Interface)
+		}
+		line := a.Address.String()
+		if a.Comment != "" {
+			line += " # " + a.Comment
+		}
+		unmanaged[a.Interface] = append(unmanaged[a.Interface], line)
+	}
+	for _, iface := range order {
+		var b buf
+		b.WriteString(header("#", r.s.Name))
+		b.line(0, "# Addresses tether adds to %s (ip addr replace); the interface's own", iface)
+		b.line(0, "# configuration (netplan, ifupdown, DHCP) stays as it is.")
+		for _, l := range unmanaged[iface] {
+			b.line(0, "%s", l)
+		}
+		r.add(File{Path: path.Join(AddrDir, iface), Mode: 0o644, Content: b.Bytes(),
+			Activate: Action{Kind: ActAddrApply, Target: iface}})
 	}
 	for _, i := range r.s.Interfaces {
 		if !i.Networkd {

@@ -18,8 +18,12 @@ import (
 // observer feeds the metrics endpoint and the systemd watchdog from the
 // agent's syncs.
 type observer struct {
-	m        *metrics.Metrics
-	notes    *notes.Store
+	m     *metrics.Metrics
+	notes *notes.Store
+	// attention is the agent's failed-revert record (nil: not watched).
+	attention *agent.AttentionStore
+	// wanTraps is the live WAN trap record (nil: not watched).
+	wanTraps *agent.WANTrapStore
 	apiStats func() mikrotik.Stats // RouterOS API traffic so far; nil on Linux
 	lastAPI  mikrotik.Stats
 	progress atomic.Int64 // unix nanos of the last completed sync
@@ -36,6 +40,15 @@ func (o *observer) Synced(out *agent.Outcome, err error) {
 		switch out.Result {
 		case agent.ResultApplied, agent.ResultUnchanged, agent.ResultRepaired:
 			o.m.SetRunning(out.Commit)
+		}
+	}
+	if o.attention != nil {
+		at, err := o.attention.Load()
+		o.m.SetNeedsAttention(err != nil || at != nil)
+	}
+	if o.wanTraps != nil {
+		if wt, err := o.wanTraps.Load(); err == nil {
+			o.m.SetWANTraps(len(wt.Traps))
 		}
 	}
 	if o.notes != nil {

@@ -120,7 +120,7 @@ func runApplyOnce(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	printOutcome(env, s.agent.Device, o)
 	switch o.Result {
-	case agent.ResultReverted, agent.ResultRejected:
+	case agent.ResultReverted, agent.ResultRejected, agent.ResultRevertFailed:
 		return 1
 	}
 	return 0

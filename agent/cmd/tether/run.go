@@ -116,7 +116,8 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		return nil, err
 	}
 	m := metrics.New(metrics.Options{Site: cfg.Site, Version: version, PollInterval: cfg.PollInterval.Duration})
-	obs := &observer{m: m, notes: own}
+	obs := &observer{m: m, notes: own, attention: agent.NewAttentionStore(cfg.StateDir),
+		wanTraps: agent.NewWANTrapStore(cfg.StateDir)}
 	if rd, ok := dev.(*mikrotik.Device); ok {
 		obs.apiStats = rd.Stats
 	}

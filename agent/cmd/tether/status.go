@@ -69,6 +69,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	if e, err := agent.NewJournal(cfg.StateDir).Read(); err == nil && e != nil {
 		fmt.Fprintf(w, "in flight: %s %s (txn %s, dead-man at %s)\n", e.Step, short(e.Commit), e.TxnID, e.Deadline.UTC().Format(time.RFC3339))
 	}
+	printAlerts(w, cfg.StateDir, *cfgPath)
 	q := st.QuarantinedCommits()
 	if len(q) == 0 {
 		fmt.Fprintln(w, "quarantined: none")

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/tether-net/tether/policy"
+	"github.com/tether-net/tether/render/linux"
+	"github.com/tether-net/tether/render/routeros"
 )
 
 func init() {
@@ -95,13 +97,47 @@ func validateDir(dir string) validateResult {
 	if problems == nil {
 		problems = policy.Problems{}
 	}
-	r.Problems = problems
 	r.Name = n.Name
+	if !problems.HasErrors() {
+		problems = append(problems, renderProblems(dir, n)...)
+	}
+	r.Problems = problems
 	r.Valid = !problems.HasErrors()
 	if r.Valid {
 		r.Summary = summarize(n)
 	}
 	return r
+}
+
+// renderProblems renders every site and reports what the renderers warn
+// about (or fail on) as problems of the site's file, so validate shows
+// everything `tether render` and the agent would.
+func renderProblems(dir string, n *policy.Network) policy.Problems {
+	var out policy.Problems
+	for _, name := range n.SiteNames() {
+		s := n.Sites[name]
+		var warnings []string
+		var err error
+		if s.Platform == "routeros" {
+			var cfg *routeros.Config
+			if cfg, err = routeros.Render(n, name); err == nil {
+				warnings = cfg.Warnings
+			}
+		} else {
+			var cfg *linux.Config
+			if cfg, err = linux.Render(n, name, linux.Options{}); err == nil {
+				warnings = cfg.Warnings
+			}
+		}
+		file := filepath.Join(dir, s.File)
+		if err != nil {
+			out = append(out, policy.Problem{File: file, Rule: "render", Severity: policy.SeverityError, Message: err.Error()})
+		}
+		for _, w := range warnings {
+			out = append(out, policy.Problem{File: file, Rule: "render", Severity: policy.SeverityWarning, Message: w})
+		}
+	}
+	return out
 }
 
 func printResult(env *cliEnv, r validateResult, verbose bool) {
