@@ -27,7 +27,7 @@ func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) e
 		return nil
 	}
 	start := d.o.Now()
-	log := d.o.Log.With(zap.String("site", p.Site), zap.String("txn", p.TxnID), zap.String("digest", p.Digest))
+	log := d.o.Log.With(zap.String("txn", p.TxnID), zap.String("digest", p.Digest)) // the caller's logger carries the site
 	do, undo, err := d.decode(p)
 	if err != nil {
 		return fmt.Errorf("linux apply %s: %w", p.Site, err)

@@ -30,7 +30,7 @@ func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
 	if p.Empty() {
 		return nil
 	}
-	log := d.o.Log.With(zap.String("site", p.Site), zap.String("txn", p.TxnID))
+	log := d.o.Log.With(zap.String("txn", p.TxnID)) // the caller's logger carries the site
 	unlock, err := d.lock(ctx)
 	if err != nil {
 		return fmt.Errorf("linux settle %s: %w", p.Site, err)
