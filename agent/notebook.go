@@ -21,9 +21,27 @@ type GitNotebook struct {
 	others map[string]*notes.Store
 }
 
-// Record appends the outcome to the commit's note in this site's ref.
+// Record appends the outcome to the commit's note in this site's ref, once
+// per transaction and result: an agent killed after recording but before
+// clearing its journal settles the transaction again when it restarts, and
+// that must not read as a second attempt. (A later outcome of the same
+// transaction, such as recovered after revert-failed, is recorded.)
 func (g *GitNotebook) Record(ctx context.Context, o *Outcome) error {
-	return g.Own.Add(ctx, plumbing.NewHash(o.Commit), ToAttempt(o))
+	commit := plumbing.NewHash(o.Commit)
+	if o.TxnID != "" {
+		n, err := g.Own.Read(ctx, commit)
+		if err != nil {
+			return err
+		}
+		if n != nil {
+			for _, a := range n.Attempts {
+				if a.Txn == o.TxnID && string(a.Result) == o.Result {
+					return nil
+				}
+			}
+		}
+	}
+	return g.Own.Add(ctx, commit, ToAttempt(o))
 }
 
 // Publish pushes unpublished notes; on failure they stay local.
@@ -80,6 +98,7 @@ func ToAttempt(o *Outcome) notes.Attempt {
 		Site: o.Site, Commit: o.Commit, Result: notes.Result(o.Result),
 		Started: o.Started.UTC(), Finished: o.Finished.UTC(),
 		AgentVersion: o.Version, Host: o.Host, Reason: notes.Redact(o.Reason), Errors: o.Errors,
+		Txn: o.TxnID,
 	}
 	if len(o.Changes) > 0 {
 		p := &notes.PlanSummary{}

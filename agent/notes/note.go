@@ -44,6 +44,9 @@ type Attempt struct {
 	Finished     time.Time    `toml:"finished"`
 	AgentVersion string       `toml:"agent_version,omitempty"`
 	Host         string       `toml:"host,omitempty"`
+	// Txn is the device transaction the attempt settled; one transaction is
+	// one attempt even when a restarted agent settles it again.
+	Txn string `toml:"txn,omitempty"`
 	Reason       string       `toml:"reason,omitempty"`
 	Errors       []string     `toml:"errors,omitempty"` // "file:line:col: message"
 	Plan         *PlanSummary `toml:"plan,omitempty"`
