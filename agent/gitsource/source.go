@@ -15,6 +15,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"go.uber.org/zap"
+
+	"github.com/tether-net/tether/agent/gitsource/wire"
 )
 
 // RemoteName is the name of the remote in the state-dir clone.
@@ -60,6 +62,7 @@ type Source struct {
 	repo     *git.Repository
 	remote   *git.Remote
 	auth     transport.AuthMethod
+	wire     *wire.Remote
 	verifier *Verifier
 	log      *zap.Logger
 	clock    Clock
@@ -104,6 +107,9 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("open git source: %w", err)
 	}
 	s.auth = auth
+	if s.wire, err = wire.New(cfg.URL, auth, wire.Options{}); err != nil {
+		return nil, fmt.Errorf("open git source: %w", redactErr(err, cfg.URL))
+	}
 	v, err := NewVerifier(cfg.Trust)
 	if err != nil {
 		return nil, fmt.Errorf("open git source: %w", err)
@@ -204,6 +210,10 @@ func (s *Source) Repository() *git.Repository { return s.repo }
 // Auth is the transport auth for the remote (nil for local remotes).
 func (s *Source) Auth() transport.AuthMethod { return s.auth }
 
+// Wire is the remote's transport, shared with package notes so both use
+// one protocol probe.
+func (s *Source) Wire() *wire.Remote { return s.wire }
+
 // URL is the remote URL as configured (with credentials, if the operator
 // put any in it: do not log it; use RedactURL).
 func (s *Source) URL() string { return s.cfg.URL }
@@ -235,22 +245,9 @@ func (s *Source) Check(ctx context.Context) (changed bool, head plumbing.Hash, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lists.Add(1)
-	refs, err := s.remote.ListContext(ctx, &git.ListOptions{Auth: s.auth})
-	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return false, plumbing.ZeroHash, fmt.Errorf("check %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
-	}
+	remoteHead, err := s.remoteHead(ctx)
 	if err != nil {
-		return false, plumbing.ZeroHash, fmt.Errorf("list refs of %s: %w", s.url, redactErr(err, s.cfg.URL))
-	}
-	remoteHead := plumbing.ZeroHash
-	for _, r := range refs {
-		if r.Name() == s.branchRef() && r.Type() == plumbing.HashReference {
-			remoteHead = r.Hash()
-			break
-		}
-	}
-	if remoteHead.IsZero() {
-		return false, plumbing.ZeroHash, fmt.Errorf("check %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
+		return false, plumbing.ZeroHash, err
 	}
 	local, err := s.Head()
 	if err != nil {
@@ -259,7 +256,7 @@ func (s *Source) Check(ctx context.Context) (changed bool, head plumbing.Hash, e
 	if local == remoteHead {
 		return false, local, nil
 	}
-	if err := s.fetch(ctx); err != nil {
+	if err := s.fetchHead(ctx, remoteHead); err != nil {
 		return false, local, err
 	}
 	head, err = s.Head()
@@ -272,24 +269,39 @@ func (s *Source) Check(ctx context.Context) (changed bool, head plumbing.Hash, e
 	return head != local, head, nil
 }
 
+// remoteHead asks the remote for the watched branch only (one ls-refs in
+// protocol v2), so an idle poll costs the same at any number of refs.
+func (s *Source) remoteHead(ctx context.Context) (plumbing.Hash, error) {
+	refs, err := s.wire.Refs(ctx, s.branchRef())
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("list refs of %s: %w", s.url, redactErr(err, s.cfg.URL))
+	}
+	h, ok := refs[s.branchRef()]
+	if !ok {
+		return plumbing.ZeroHash, fmt.Errorf("check %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
+	}
+	return h, nil
+}
+
 // fetch fetches the watched branch into the tracking ref. Callers hold s.mu
 // (or own s exclusively, as Open does).
 func (s *Source) fetch(ctx context.Context) error {
+	h, err := s.remoteHead(ctx)
+	if err != nil {
+		return err
+	}
+	return s.fetchHead(ctx, h)
+}
+
+// fetchHead fetches head, the branch's value on the remote, into the
+// tracking ref, offering the tracking ref's old value as the only have.
+func (s *Source) fetchHead(ctx context.Context, head plumbing.Hash) error {
 	s.fetches.Add(1)
-	err := s.remote.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: RemoteName,
-		RefSpecs:   []config.RefSpec{s.refSpec()},
-		Auth:       s.auth,
-		Tags:       git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
-	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return fmt.Errorf("fetch %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
-	default:
+	err := s.wire.Fetch(ctx, s.repo.Storer, wire.Update{Remote: s.branchRef(), Local: s.trackingRef(), Hash: head})
+	if err != nil {
 		return fmt.Errorf("fetch %s: %w", s.url, redactErr(err, s.cfg.URL))
 	}
+	return nil
 }
 
 // Verify checks that to may replace from as the applied commit: to must

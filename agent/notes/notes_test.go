@@ -201,9 +201,9 @@ func TestPushTwoSitesConcurrently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A third agent sees both sites.
+	// A third agent sees both sites once it fetches their refs.
 	reader := newStore(t, cloneBare(t, remote), "vps", remote)
-	if err := reader.Fetch(ctx); err != nil {
+	if err := FetchSites(ctx, reader.repo, reader.remote, "home", "relay"); err != nil {
 		t.Fatal(err)
 	}
 	hist, err := reader.History(ctx, head, 0)

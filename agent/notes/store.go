@@ -10,12 +10,13 @@ import (
 	"time"
 
 	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"go.uber.org/zap"
+
+	"github.com/tether-net/tether/agent/gitsource/wire"
 )
 
 // Ref namespaces.
@@ -25,7 +26,6 @@ const (
 	// RemotePrefix is where the remote's notes refs are fetched to, apart
 	// from the local refs, so a fetch never overwrites unpublished notes.
 	RemotePrefix = "refs/tether-remote/notes/"
-	remoteName   = "tether-notes"
 )
 
 // SiteRef is the notes ref of site.
@@ -48,6 +48,15 @@ type Config struct {
 	RemoteURL string
 	// Auth for the remote (gitsource.Source.Auth()).
 	Auth transport.AuthMethod
+	// Wire is the transport to RemoteURL (gitsource.Source.Wire()), shared
+	// so stores reuse one protocol probe; default: a new one from
+	// RemoteURL and Auth.
+	Wire *wire.Remote
+	// MinFetchInterval is how long a Fetch is trusted: a Fetch within it
+	// of the last one returns at once, so a check that polls another
+	// site's note (the gate's peer check) asks the remote at most this
+	// often. 0: every Fetch asks.
+	MinFetchInterval time.Duration
 	// AuthorName and AuthorEmail sign notes commits; default
 	// "tether <tether@SITE>".
 	AuthorName, AuthorEmail string
@@ -70,12 +79,13 @@ type Config struct {
 // Store reads and writes one site's notes. It is safe for concurrent use
 // within a process; a notes ref has one Store per process.
 type Store struct {
-	cfg    Config
-	repo   *git.Repository
-	ref    plumbing.ReferenceName
-	remote *git.Remote
-	log    *zap.Logger
-	mu     sync.Mutex
+	cfg       Config
+	repo      *git.Repository
+	ref       plumbing.ReferenceName
+	remote    *wire.Remote // nil: no remote
+	log       *zap.Logger
+	mu        sync.Mutex
+	lastFetch time.Time
 }
 
 // New makes a Store for cfg.Site.
@@ -125,17 +135,18 @@ func New(cfg Config) (*Store, error) {
 		ref:  SiteRef(cfg.Site),
 		log:  cfg.Logger.With(zap.String("site", cfg.Site)),
 	}
-	if cfg.RemoteURL != "" {
-		s.remote = git.NewRemote(cfg.Repo.Storer, &config.RemoteConfig{
-			Name:  remoteName,
-			URLs:  []string{cfg.RemoteURL},
-			Fetch: []config.RefSpec{fetchSpec},
-		})
+	switch {
+	case cfg.Wire != nil:
+		s.remote = cfg.Wire
+	case cfg.RemoteURL != "":
+		r, err := wire.New(cfg.RemoteURL, cfg.Auth, wire.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("notes store: %s: %w", Redact(cfg.RemoteURL), err)
+		}
+		s.remote = r
 	}
 	return s, nil
 }
-
-var fetchSpec = config.RefSpec("+" + RefPrefix + "*:" + RemotePrefix + "*")
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -281,31 +292,60 @@ func (s *Store) commitTree(m noteMap, msg string, parents ...plumbing.Hash) (plu
 	return storeObject(s.repo.Storer, c)
 }
 
-// Fetch copies the remote's notes refs (every site's) to
-// refs/tether-remote/notes/*. Local refs are never touched.
+// Fetch copies the remote's notes ref of this store's site (and no other)
+// to refs/tether-remote/notes/<site>. Local refs are never touched. Within
+// MinFetchInterval of the last Fetch it does nothing.
 func (s *Store) Fetch(ctx context.Context) error {
 	if s.remote == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.fetchLocked(ctx)
+	if s.cfg.MinFetchInterval > 0 && !s.lastFetch.IsZero() && s.cfg.Now().Sub(s.lastFetch) < s.cfg.MinFetchInterval {
+		return nil
+	}
+	if err := s.fetchLocked(ctx); err != nil {
+		return err
+	}
+	s.lastFetch = s.cfg.Now()
+	return nil
 }
 
 func (s *Store) fetchLocked(ctx context.Context) error {
-	err := s.remote.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{fetchSpec},
-		Auth:       s.cfg.Auth,
-		Tags:       git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate),
-		errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
-		return nil
-	default:
-		return fmt.Errorf("fetch notes from %s: %w", Redact(s.cfg.RemoteURL), err)
+	return FetchSites(ctx, s.repo, s.remote, s.cfg.Site)
+}
+
+// FetchSites copies the remote's notes refs of the named sites to
+// refs/tether-remote/notes/<site> with one ref listing and at most one
+// fetch, whatever the number of sites on the remote. A site the remote
+// has no notes for is skipped.
+func FetchSites(ctx context.Context, repo *git.Repository, remote *wire.Remote, sites ...string) error {
+	names := make([]plumbing.ReferenceName, len(sites))
+	for i, site := range sites {
+		names[i] = SiteRef(site)
 	}
+	refs, err := remote.Refs(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("list notes refs: %w", err)
+	}
+	var updates []wire.Update
+	for _, site := range sites {
+		h, ok := refs[SiteRef(site)]
+		if !ok {
+			continue
+		}
+		if cur, err := repo.Storer.Reference(RemoteSiteRef(site)); err == nil && cur.Hash() == h {
+			continue
+		}
+		updates = append(updates, wire.Update{Remote: SiteRef(site), Local: RemoteSiteRef(site), Hash: h})
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	if err := remote.Fetch(ctx, repo.Storer, updates...); err != nil {
+		return fmt.Errorf("fetch notes: %w", err)
+	}
+	return nil
 }
 
 // Push publishes the local notes ref. It fetches the remote's ref; if the
@@ -455,18 +495,9 @@ func mergeBlobs(st storer.EncodedObjectStorer, a, b plumbing.Hash) ([]byte, erro
 }
 
 func (s *Store) pushOnce(ctx context.Context, local, remote plumbing.Hash) error {
-	opts := &git.PushOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{config.RefSpec(s.ref + ":" + s.ref)},
-		Auth:       s.cfg.Auth,
-	}
-	if !remote.IsZero() {
-		// Client-side lease; the server enforces the same old value when
-		// it applies the update.
-		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(remote.String() + ":" + string(s.ref))}
-	}
-	err := s.remote.PushContext(ctx, opts)
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+	// The remote applies the update only if the ref is still at remote:
+	// a writer that got in between makes it fail instead of being lost.
+	if err := s.remote.Push(ctx, s.repo.Storer, s.ref, remote, local); err != nil {
 		return err
 	}
 	// Record what the remote now holds so Pending is right without a fetch.
