@@ -83,8 +83,8 @@ func openAgentClone(b *testing.B, url string) *gitsource.Source {
 
 func notebook(b *testing.B, src *gitsource.Source, url, own string) *agent.GitNotebook {
 	newStore := func(s string) (*notes.Store, error) {
-		return notes.New(notes.Config{Repo: src.Repository(), Site: s, RemoteURL: url, Auth: src.Auth(),
-			Sleep: func(context.Context, time.Duration) error { return nil }})
+		return notes.New(notes.Config{Repo: src.Repository(), Site: s, RemoteURL: url, Auth: src.Auth(), Wire: src.Wire(),
+			MinFetchInterval: notes.PeerFetchInterval, Sleep: func(context.Context, time.Duration) error { return nil }})
 	}
 	st, err := newStore(own)
 	if err != nil {

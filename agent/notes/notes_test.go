@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -180,8 +181,18 @@ func TestFanoutLikeFastImport(t *testing.T) {
 	}
 }
 
+var remoteKinds = []string{"file", "http-v2", "http-v0"}
+
 func TestPushTwoSitesConcurrently(t *testing.T) {
-	remote, commits := newRemote(t, 2)
+	for _, kind := range remoteKinds {
+		t.Run(kind, func(t *testing.T) {
+			dir, commits := newRemote(t, 2)
+			testPushTwoSites(t, remoteURLs(t, dir)[kind], commits)
+		})
+	}
+}
+
+func testPushTwoSites(t *testing.T, remote string, commits []plumbing.Hash) {
 	ctx := context.Background()
 	head := commits[1]
 	var wg sync.WaitGroup
@@ -203,7 +214,7 @@ func TestPushTwoSitesConcurrently(t *testing.T) {
 	}
 	// A third agent sees both sites once it fetches their refs.
 	reader := newStore(t, cloneBare(t, remote), "vps", remote)
-	if err := FetchSites(ctx, reader.repo, reader.remote, "home", "relay"); err != nil {
+	if err := reader.FetchSites(ctx, "home", "relay"); err != nil {
 		t.Fatal(err)
 	}
 	hist, err := reader.History(ctx, head, 0)
@@ -219,7 +230,15 @@ func TestPushTwoSitesConcurrently(t *testing.T) {
 // Two writers for the same site (an agent reinstalled with an empty state
 // dir while the old one still runs) race; neither loses a note.
 func TestPushSameSiteRaceMerges(t *testing.T) {
-	remote, commits := newRemote(t, 3)
+	for _, kind := range remoteKinds {
+		t.Run(kind, func(t *testing.T) {
+			dir, commits := newRemote(t, 3)
+			testPushSameSiteRace(t, remoteURLs(t, dir)[kind], dir, commits)
+		})
+	}
+}
+
+func testPushSameSiteRace(t *testing.T, remote, dir string, commits []plumbing.Hash) {
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {
 		a := newStore(t, cloneBare(t, remote), "home", remote)
@@ -243,7 +262,7 @@ func TestPushSameSiteRaceMerges(t *testing.T) {
 			t.Fatalf("round %d: push errors %v / %v", round, ea, eb)
 		}
 	}
-	shown := runGit(t, remote, nil, "notes", "--ref", "tether/home", "show", commits[2].String())
+	shown := runGit(t, dir, nil, "notes", "--ref", "tether/home", "show", commits[2].String())
 	n, err := Parse([]byte(shown))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, shown)
@@ -256,7 +275,7 @@ func TestPushSameSiteRaceMerges(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("attempts on the raced commit: %v, want %v", got, want)
 	}
-	runGit(t, remote, nil, "fsck", "--strict", "--no-dangling")
+	runGit(t, dir, nil, "fsck", "--strict", "--no-dangling")
 }
 
 func TestPushWhileRemoteDown(t *testing.T) {
@@ -309,6 +328,73 @@ func TestPushWhileRemoteDown(t *testing.T) {
 		}
 		if n, _ := s.Pending(ctx); n != 1 {
 			t.Fatalf("pending = %d, want 1", n)
+		}
+	}
+}
+
+// A reader fetches only the sites it names, and within MinFetchInterval a
+// repeated Fetch does not ask the remote again.
+func TestFetchNamedSitesOnly(t *testing.T) {
+	dir, commits := newRemote(t, 2)
+	url := remoteURLs(t, dir)["http-v2"]
+	ctx := context.Background()
+	for _, site := range []string{"home", "relay", "vps"} {
+		w := newStore(t, cloneBare(t, url), site, url)
+		if err := w.Add(ctx, commits[1], attempt(site, Applied, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Push(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	repo := cloneBare(t, url)
+	relay := newStore(t, repo, "relay", url, func(c *Config) {
+		c.MinFetchInterval = 3 * time.Second
+		c.Now = func() time.Time { return now }
+	})
+	if err := relay.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for site, want := range map[string]bool{"home": false, "relay": true, "vps": false} {
+		if _, err := repo.Storer.Reference(RemoteSiteRef(site)); (err == nil) != want {
+			t.Fatalf("after fetching relay, %s's ref present = %v", site, err == nil)
+		}
+	}
+	if n, err := relay.Read(ctx, commits[1]); err != nil || n == nil || n.Attempts[0].Result != Applied {
+		t.Fatalf("read relay: %+v %v", n, err)
+	}
+	// relay records a revert elsewhere; a Fetch within the interval does
+	// not see it, one after does.
+	w := newStore(t, cloneBare(t, url), "relay", url)
+	if err := w.Add(ctx, commits[1], attempt("relay", Reverted, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := func() Result {
+		n, err := relay.Read(ctx, commits[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Attempts[len(n.Attempts)-1].Result
+	}
+	now = now.Add(2 * time.Second)
+	if err := relay.Fetch(ctx); err != nil || last() != Applied {
+		t.Fatalf("fetch within the interval: %v, last result %s", err, last())
+	}
+	now = now.Add(2 * time.Second)
+	if err := relay.Fetch(ctx); err != nil || last() != Reverted {
+		t.Fatalf("fetch after the interval: %v, last result %s", err, last())
+	}
+	// FetchSites reads several named sites in one go.
+	if err := relay.FetchSites(ctx, "home", "vps", "absent"); err != nil {
+		t.Fatal(err)
+	}
+	for _, site := range []string{"home", "vps"} {
+		if _, err := repo.Storer.Reference(RemoteSiteRef(site)); err != nil {
+			t.Fatalf("%s not fetched: %v", site, err)
 		}
 	}
 }

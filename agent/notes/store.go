@@ -38,6 +38,18 @@ func RemoteSiteRef(site string) plumbing.ReferenceName {
 
 var siteRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
+func checkSite(site string) error {
+	if !siteRE.MatchString(site) || strings.Contains(site, "..") || strings.HasSuffix(site, ".lock") {
+		return fmt.Errorf("site name %q is not usable in a ref", site)
+	}
+	return nil
+}
+
+// PeerFetchInterval is the MinFetchInterval the agent gives stores it
+// reads other sites through: the gate's peer check polls every couple of
+// seconds and a far end's note needs no fresher view than this.
+const PeerFetchInterval = 3 * time.Second
+
 // Config configures a Store.
 type Config struct {
 	// Repo is the agent's clone (gitsource.Source.Repository()).
@@ -93,8 +105,8 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Repo == nil {
 		return nil, errors.New("notes store: no repository")
 	}
-	if !siteRE.MatchString(cfg.Site) || strings.Contains(cfg.Site, "..") || strings.HasSuffix(cfg.Site, ".lock") {
-		return nil, fmt.Errorf("notes store: site name %q is not usable in a ref", cfg.Site)
+	if err := checkSite(cfg.Site); err != nil {
+		return nil, fmt.Errorf("notes store: %w", err)
 	}
 	if cfg.AuthorName == "" {
 		cfg.AuthorName = "tether"
@@ -312,14 +324,27 @@ func (s *Store) Fetch(ctx context.Context) error {
 }
 
 func (s *Store) fetchLocked(ctx context.Context) error {
-	return FetchSites(ctx, s.repo, s.remote, s.cfg.Site)
+	return fetchSites(ctx, s.repo, s.remote, s.cfg.Site)
 }
 
 // FetchSites copies the remote's notes refs of the named sites to
 // refs/tether-remote/notes/<site> with one ref listing and at most one
-// fetch, whatever the number of sites on the remote. A site the remote
-// has no notes for is skipped.
-func FetchSites(ctx context.Context, repo *git.Repository, remote *wire.Remote, sites ...string) error {
+// fetch, whatever the number of sites on the remote; Read on those sites'
+// stores (same repository) then sees them. A site the remote has no notes
+// for is skipped. It ignores MinFetchInterval: the caller batches.
+func (s *Store) FetchSites(ctx context.Context, sites ...string) error {
+	if s.remote == nil || len(sites) == 0 {
+		return nil
+	}
+	for _, site := range sites {
+		if err := checkSite(site); err != nil {
+			return err
+		}
+	}
+	return fetchSites(ctx, s.repo, s.remote, sites...)
+}
+
+func fetchSites(ctx context.Context, repo *git.Repository, remote *wire.Remote, sites ...string) error {
 	names := make([]plumbing.ReferenceName, len(sites))
 	for i, site := range sites {
 		names[i] = SiteRef(site)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -19,24 +18,18 @@ import (
 )
 
 // localRemote is a repository on this machine, read and written in place.
+// It is opened per operation: a cached go-git storage keeps its list of
+// packs, which a `git gc` on the remote would make stale.
 type localRemote struct {
 	path string
-
-	mu   sync.Mutex
-	repo *git.Repository
 }
 
 func (l *localRemote) open() (*git.Repository, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.repo == nil {
-		r, err := git.PlainOpen(l.path)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", l.path, err)
-		}
-		l.repo = r
+	r, err := git.PlainOpen(l.path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", l.path, err)
 	}
-	return l.repo, nil
+	return r, nil
 }
 
 func (l *localRemote) refs(names []plumbing.ReferenceName) (map[plumbing.ReferenceName]plumbing.Hash, error) {
