@@ -81,6 +81,11 @@ func (s *Server) Counts() Counts {
 	return Counts{Bytes: s.read.Load() + s.written.Load(), Requests: s.requests.Load()}
 }
 
+// Add is the sum a+b.
+func (a Counts) Add(b Counts) Counts {
+	return Counts{Bytes: a.Bytes + b.Bytes, Requests: a.Requests + b.Requests}
+}
+
 // Sub is the difference a-b.
 func (a Counts) Sub(b Counts) Counts {
 	return Counts{Bytes: a.Bytes - b.Bytes, Requests: a.Requests - b.Requests}
