@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // userAgent starts with "git/": some forges serve the smart protocol only
@@ -218,16 +220,16 @@ func (h *httpRemote) fetch(ctx context.Context, st storer.Storer, wants, haves [
 		return err
 	}
 	defer body.Close()
-	if err := readPackResponse(bufio.NewReader(body), st); err != nil {
+	if err := readPackResponse(ctx, bufio.NewReader(body), st, wants); err != nil {
 		h.forget()
 		return fmt.Errorf("fetch: %w", err)
 	}
 	return nil
 }
 
-// readPackResponse skips the sections before "packfile" and feeds the
-// side-band's data channel to the object store.
-func readPackResponse(r *bufio.Reader, st storer.Storer) error {
+// readPackResponse skips the sections before "packfile" and stores the
+// pack carried on the side-band's data channel.
+func readPackResponse(ctx context.Context, r *bufio.Reader, st storer.Storer, wants []plumbing.Hash) error {
 	for {
 		kind, line, err := readPkt(r)
 		if err != nil {
@@ -243,7 +245,7 @@ func readPackResponse(r *bufio.Reader, st storer.Storer) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := packfile.UpdateObjectStorage(st, pr)
+		err := storePack(ctx, st, bufio.NewReader(pr), wants)
 		pr.CloseWithError(err) // unblock the writer if the store gave up
 		done <- err
 	}()
@@ -253,6 +255,38 @@ func readPackResponse(r *bufio.Reader, st storer.Storer) error {
 		err = serr
 	}
 	return err
+}
+
+// unpackLimit is git's default fetch.unpackLimit: a pack of fewer objects
+// is stored as loose objects. Keeping every small fetch as a pack of its
+// own would leave the clone with one pack per poll that found a change,
+// and every object lookup searches every pack's index.
+const unpackLimit = 100
+
+// storePack writes a pack to st: as a pack when large, else as loose
+// objects written children first (parsed in memory, then copied from the
+// wanted tips down), so a crash never leaves an object whose children are
+// missing.
+func storePack(ctx context.Context, st storer.Storer, r *bufio.Reader, wants []plumbing.Hash) error {
+	hdr, err := r.Peek(12)
+	if err != nil {
+		return fmt.Errorf("read pack header: %w", err)
+	}
+	if string(hdr[:4]) != "PACK" {
+		return errors.New("not a pack")
+	}
+	if binary.BigEndian.Uint32(hdr[8:12]) >= unpackLimit {
+		return packfile.UpdateObjectStorage(st, r)
+	}
+	mem := memory.NewStorage()
+	p, err := packfile.NewParserWithStorage(packfile.NewScanner(r), mem)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Parse(); err != nil {
+		return fmt.Errorf("parse pack: %w", err)
+	}
+	return copyClosure(ctx, mem, st, wants)
 }
 
 // demux copies side-band channel 1 to w until the flush; channel 3 is the

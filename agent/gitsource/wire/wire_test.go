@@ -149,7 +149,9 @@ func TestRefsAndFetch(t *testing.T) {
 	}
 }
 
-// A second fetch sends only what is new since the tracking ref's value.
+// A second fetch sends only what is new since the tracking ref's value, and
+// a small pack lands as loose objects (git's fetch.unpackLimit), not as one
+// more pack per poll; the clone stays complete (git fsck).
 func TestFetchIncremental(t *testing.T) {
 	ctx := context.Background()
 	repo, rs := remotes(t, 200, 0)
@@ -158,25 +160,44 @@ func TestFetchIncremental(t *testing.T) {
 			continue
 		}
 		r, _ := New(rm.url, nil, Options{})
-		local := clone(t)
+		dir := t.TempDir()
+		local, err := git.PlainInit(dir, true)
+		if err != nil {
+			t.Fatal(err)
+		}
 		refs, _ := r.Refs(ctx, "refs/heads/main")
 		if err := r.Fetch(ctx, local.Storer, Update{"refs/heads/main", "refs/remotes/origin/main", refs["refs/heads/main"]}); err != nil {
 			t.Fatal(err)
 		}
-		tree := runGit(t, repo, nil, "rev-parse", "main^{tree}")
-		next := runGit(t, repo, nil, "commit-tree", tree, "-p", "main", "-m", "next")
-		runGit(t, repo, nil, "update-ref", "refs/heads/main", next)
-		before := rm.srv.Counts()
-		if err := r.Fetch(ctx, local.Storer, Update{"refs/heads/main", "refs/remotes/origin/main", plumbing.NewHash(next)}); err != nil {
-			t.Fatal(err)
+		packs := func() int {
+			m, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
+			return len(m)
 		}
-		if d := rm.srv.Counts().Sub(before); d.Bytes > 2048 {
-			t.Fatalf("fetching one commit over 200 cost %d bytes", d.Bytes)
+		if packs() != 1 {
+			t.Fatalf("the first fetch (600 objects) left %d packs, want 1", packs())
 		}
-		if _, err := local.CommitObject(plumbing.NewHash(next)); err != nil {
-			t.Fatal(err)
+		for i := 0; i < 3; i++ {
+			next := plumbing.NewHash(commitOnRemote(t, repo, i))
+			before := rm.srv.Counts()
+			if err := r.Fetch(ctx, local.Storer, Update{"refs/heads/main", "refs/remotes/origin/main", next}); err != nil {
+				t.Fatal(err)
+			}
+			if d := rm.srv.Counts().Sub(before); d.Bytes > 2048 {
+				t.Fatalf("fetching one commit over 200 cost %d bytes", d.Bytes)
+			}
 		}
+		if packs() != 1 {
+			t.Fatalf("small fetches left %d packs, want them unpacked", packs())
+		}
+		runGit(t, dir, nil, "fsck", "--strict", "--no-dangling", "refs/remotes/origin/main")
 	}
+}
+
+// commitOnRemote adds a commit changing one file on the remote's main.
+func commitOnRemote(t *testing.T, repo string, i int) string {
+	s := fmt.Sprintf("commit refs/heads/main\ncommitter T <t@example.test> %d +0000\ndata 4\nnew\nfrom refs/heads/main^0\nM 644 inline net/sites/new%d.toml\ndata 2\n%d\n\n", 1767300000+i, i, i)
+	runGit(t, repo, []byte(s), "fast-import", "--quiet")
+	return runGit(t, repo, nil, "rev-parse", "main")
 }
 
 // Push creates and moves a ref with a compare-and-swap: a stale old value
