@@ -10,10 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent/gitsource/wire"
@@ -117,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	s.verifier = v
 
 	dir := filepath.Join(cfg.StateDir, "repo.git")
-	repo, err := git.PlainOpen(dir)
+	repo, err := openClone(dir)
 	switch {
 	case err == nil:
 		s.repo = repo
@@ -151,7 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, fmt.Errorf("move clone into place: %w", err)
 	}
-	if s.repo, err = git.PlainOpen(dir); err != nil {
+	if s.repo, err = openClone(dir); err != nil {
 		return nil, fmt.Errorf("open clone %s: %w", dir, err)
 	}
 	if err := s.ensureRemote(); err != nil {
@@ -161,6 +164,19 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	s.log.Info("cloned", zap.String("dir", dir), zap.String("commit", head.String()))
 	return s, nil
 }
+
+// openClone opens the bare clone keeping up to openPacks pack files open:
+// go-git otherwise reopens a pack file for every object it reads from it.
+func openClone(dir string) (*git.Repository, error) {
+	if _, err := os.Stat(filepath.Join(dir, "objects")); err != nil {
+		return nil, git.ErrRepositoryNotExists
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
+		filesystem.Options{MaxOpenDescriptors: openPacks})
+	return git.Open(st, nil)
+}
+
+const openPacks = 16
 
 // ensureRemote (re)writes the origin remote so a changed URL in the agent's
 // config takes effect on restart.
