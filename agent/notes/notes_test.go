@@ -398,3 +398,42 @@ func TestFetchNamedSitesOnly(t *testing.T) {
 		}
 	}
 }
+
+// Add rewrites only the changed subtree once the ref has a fan-out; the
+// tree must be exactly what a whole rewrite gives, across the 256-note
+// threshold, and git must read every note.
+func TestAddIncrementalTree(t *testing.T) {
+	remote, commits := newRemote(t, 270)
+	repo, dir := cloneBareDir(t, remote)
+	s := newStore(t, repo, "home", remote)
+	ctx := context.Background()
+	for i, c := range commits {
+		if err := s.Add(ctx, c, attempt("home", Applied, i%60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a second attempt on an existing note keeps the count
+	if err := s.Add(ctx, commits[3], attempt("home", Reverted, 1)); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := s.refHash(s.ref)
+	m, err := readNoteMap(repo.Storer, head)
+	if err != nil || len(m) != len(commits) {
+		t.Fatalf("%d notes, %v", len(m), err)
+	}
+	whole, err := writeNoteTree(repo.Storer, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := repo.CommitObject(head)
+	if c.TreeHash != whole {
+		t.Fatalf("incremental tree %s, whole rewrite %s", c.TreeHash, whole)
+	}
+	list := runGit(t, dir, nil, "notes", "--ref", "tether/home", "list")
+	if n := len(strings.Split(list, "\n")); n != len(commits) {
+		t.Fatalf("git lists %d notes, want %d", n, len(commits))
+	}
+	if n, err := s.Read(ctx, commits[3]); err != nil || len(n.Attempts) != 2 {
+		t.Fatalf("note with two attempts: %+v %v", n, err)
+	}
+}

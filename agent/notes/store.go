@@ -98,6 +98,7 @@ type Store struct {
 	log       *zap.Logger
 	mu        sync.Mutex
 	lastFetch time.Time
+	index     *noteIndex // of the local ref's last known head; nil: reload
 }
 
 // New makes a Store for cfg.Site.
@@ -248,13 +249,14 @@ func (s *Store) Add(ctx context.Context, commit plumbing.Hash, a Attempt) error 
 	if err != nil {
 		return err
 	}
-	m, err := readNoteMap(st, cur)
-	if err != nil {
-		return err
+	if s.index == nil || s.index.head != cur {
+		if s.index, err = loadNoteIndex(st, cur); err != nil {
+			return err
+		}
 	}
 	n := &Note{}
 	var prefix []byte
-	if bh, ok := m[commit]; ok {
+	if bh, ok := s.index.get(commit); ok {
 		b, err := readBlob(st, bh)
 		if err != nil {
 			return err
@@ -275,15 +277,22 @@ func (s *Store) Add(ctx context.Context, commit plumbing.Hash, a Attempt) error 
 	if err != nil {
 		return err
 	}
-	m[commit] = bh
-	msg := fmt.Sprintf("%s\n\ncommit %s\n", n.Header(), commit)
-	nc, err := s.commitTree(m, msg, cur)
+	th, err := s.index.put(st, commit, bh)
 	if err != nil {
+		s.index = nil
+		return err
+	}
+	msg := fmt.Sprintf("%s\n\ncommit %s\n", n.Header(), commit)
+	nc, err := s.commit(th, msg, cur)
+	if err != nil {
+		s.index = nil
 		return err
 	}
 	if err := s.setRef(s.ref, cur, nc); err != nil {
+		s.index = nil
 		return err
 	}
+	s.index.head = nc
 	s.log.Info("note recorded", zap.String("commit", commit.String()), zap.String("step", "note"),
 		zap.String("result", string(a.Result)))
 	return nil
@@ -294,6 +303,10 @@ func (s *Store) commitTree(m noteMap, msg string, parents ...plumbing.Hash) (plu
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
+	return s.commit(th, msg, parents...)
+}
+
+func (s *Store) commit(th plumbing.Hash, msg string, parents ...plumbing.Hash) (plumbing.Hash, error) {
 	sig := object.Signature{Name: s.cfg.AuthorName, Email: s.cfg.AuthorEmail, When: s.cfg.Now().Round(time.Second)}
 	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: th}
 	for _, p := range parents {
