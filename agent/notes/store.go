@@ -555,24 +555,10 @@ func (s *Store) Pending(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	exclude := map[plumbing.Hash]struct{}{}
-	if !remote.IsZero() {
-		if err := walkCommits(ctx, s.repo, remote, func(c *object.Commit) bool {
-			exclude[c.Hash] = struct{}{}
-			return true
-		}); err != nil {
-			return 0, err
-		}
-	}
-	n := 0
-	err = walkCommits(ctx, s.repo, local, func(c *object.Commit) bool {
-		if _, ok := exclude[c.Hash]; ok {
-			return false
-		}
-		n++
-		return true
-	})
-	return n, err
+	// A bounded walk: the metric is read after every poll, and the notes
+	// history grows by one commit per outcome.
+	ahead, err := wire.NewCommits(ctx, s.repo.Storer, local, remote)
+	return len(ahead), err
 }
 
 // History is History for the store's repository.

@@ -23,6 +23,44 @@ func newObjects(ctx context.Context, st storer.EncodedObjectStorer, tip, base pl
 	if tip == base {
 		return nil, nil
 	}
+	ours, boundary, err := walkNew(ctx, st, tip, base)
+	if err != nil {
+		return nil, err
+	}
+	var out []plumbing.Hash
+	added := map[plumbing.Hash]bool{}
+	for _, c := range ours {
+		out = append(out, c.Hash)
+		if err := diffTree(st, c.TreeHash, boundary, added, &out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// NewCommits lists the commits reachable from tip and not from base (zero:
+// none), newest first, with the same bounded walk a push uses: its cost
+// follows the number of new commits, not the history's length. Clock skew
+// may add commits base reaches; none reachable only from tip is missed.
+func NewCommits(ctx context.Context, st storer.EncodedObjectStorer, tip, base plumbing.Hash) ([]plumbing.Hash, error) {
+	if tip == base || tip.IsZero() {
+		return nil, nil
+	}
+	ours, _, err := walkNew(ctx, st, tip, base)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]plumbing.Hash, len(ours))
+	for i, c := range ours {
+		out[i] = c.Hash
+	}
+	return out, nil
+}
+
+// walkNew walks commits newest first from tip and base together and stops
+// once only commits base reaches are queued. It returns tip's new commits
+// and the trees of base's commits where the walk stopped.
+func walkNew(ctx context.Context, st storer.EncodedObjectStorer, tip, base plumbing.Hash) ([]*object.Commit, []plumbing.Hash, error) {
 	q := &commitQueue{}
 	seen := map[plumbing.Hash]bool{}
 	push := func(h plumbing.Hash, theirs bool) error {
@@ -41,18 +79,18 @@ func newObjects(ctx context.Context, st storer.EncodedObjectStorer, tip, base pl
 		return nil
 	}
 	if err := push(tip, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !base.IsZero() {
 		if err := push(base, true); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var ours []*object.Commit
-	var boundary []plumbing.Hash // trees of their commits met by the walk
+	var boundary []plumbing.Hash
 	for q.Len() > 0 && q.ours > 0 {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		e := heap.Pop(q).(*queued)
 		if e.theirs {
@@ -63,7 +101,7 @@ func newObjects(ctx context.Context, st storer.EncodedObjectStorer, tip, base pl
 		}
 		for _, p := range e.c.ParentHashes {
 			if err := push(p, e.theirs); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
@@ -72,15 +110,7 @@ func newObjects(ctx context.Context, st storer.EncodedObjectStorer, tip, base pl
 			boundary = append(boundary, e.c.TreeHash)
 		}
 	}
-	var out []plumbing.Hash
-	added := map[plumbing.Hash]bool{}
-	for _, c := range ours {
-		out = append(out, c.Hash)
-		if err := diffTree(st, c.TreeHash, boundary, added, &out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return ours, boundary, nil
 }
 
 // diffTree appends t and what it reaches, skipping entries equal (by hash,
