@@ -2,6 +2,7 @@ package gitsource
 
 import (
 	"context"
+	"io/fs"
 	"path/filepath"
 	"testing"
 
@@ -48,5 +49,39 @@ func TestCheckOverHTTP(t *testing.T) {
 				t.Fatalf("wire stats %+v: want the v2 path only", st)
 			}
 		})
+	}
+}
+
+// A `git gc` in the state directory under a running agent replaces the
+// packs go-git indexed at open; polls, fetches and tree reads carry on.
+func TestCheckAfterGitGC(t *testing.T) {
+	f := newFixture(t)
+	srv := gittest.Serve(t, filepath.Dir(f.remote), gittest.Options{})
+	s := openSource(t, srv.URL+"/"+filepath.Base(f.remote))
+	ctx := context.Background()
+	first := f.commit(t, "net/sites/a.toml", "a = 1\n", "a")
+	f.push(t)
+	if _, _, err := s.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clone := filepath.Join(s.cfg.StateDir, "repo.git")
+	runGit(t, clone, nil, "gc", "-q", "--prune=now")
+	want := f.commit(t, "net/sites/b.toml", "b = 2\n", "b")
+	f.push(t)
+	changed, head, err := s.Check(ctx)
+	if err != nil || !changed || head != want {
+		t.Fatalf("check after gc = %v %v %v", changed, head, err)
+	}
+	if err := s.Verify(ctx, first, head); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := s.Tree(ctx, head, "net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"sites/a.toml": "a = 1\n", "sites/b.toml": "b = 2\n"} {
+		if b, err := fs.ReadFile(fsys, name); err != nil || string(b) != body {
+			t.Fatalf("%s after gc: %q %v", name, b, err)
+		}
 	}
 }

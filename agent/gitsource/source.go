@@ -171,9 +171,50 @@ func openClone(dir string) (*git.Repository, error) {
 	if _, err := os.Stat(filepath.Join(dir, "objects")); err != nil {
 		return nil, git.ErrRepositoryNotExists
 	}
+	return OpenRepository(dir)
+}
+
+// OpenRepository opens a bare repository the way the agent opens its
+// clone: at most openPacks pack files open, and an object that is not
+// found makes the storage re-read the pack list once, so a `git gc` run in
+// the state directory under a running agent (which replaces the packs
+// go-git indexed at open) does not make objects vanish.
+func OpenRepository(dir string) (*git.Repository, error) {
 	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
 		filesystem.Options{MaxOpenDescriptors: openPacks})
-	return git.Open(st, nil)
+	return git.Open(&repackTolerant{Storage: st}, nil)
+}
+
+// repackTolerant retries an object lookup after re-reading the pack list.
+type repackTolerant struct {
+	*filesystem.Storage
+}
+
+func (r *repackTolerant) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	o, err := r.Storage.EncodedObject(t, h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		r.Storage.Reindex()
+		o, err = r.Storage.EncodedObject(t, h)
+	}
+	return o, err
+}
+
+func (r *repackTolerant) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	n, err := r.Storage.EncodedObjectSize(h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		r.Storage.Reindex()
+		n, err = r.Storage.EncodedObjectSize(h)
+	}
+	return n, err
+}
+
+func (r *repackTolerant) HasEncodedObject(h plumbing.Hash) error {
+	err := r.Storage.HasEncodedObject(h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		r.Storage.Reindex()
+		err = r.Storage.HasEncodedObject(h)
+	}
+	return err
 }
 
 const openPacks = 16

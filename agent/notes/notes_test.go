@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/tether-net/tether/agent/gitsource"
 )
 
 func TestMarshalParse(t *testing.T) {
@@ -436,4 +438,72 @@ func TestAddIncrementalTree(t *testing.T) {
 	if n, err := s.Read(ctx, commits[3]); err != nil || len(n.Attempts) != 2 {
 		t.Fatalf("note with two attempts: %+v %v", n, err)
 	}
+}
+
+// A `git gc` in the agent's clone packs its refs and objects; notes keep
+// being recorded, published and read, and none is lost.
+func TestNotesAfterGitGC(t *testing.T) {
+	remote, commits := newRemote(t, 4)
+	url := remoteURLs(t, remote)["http-v2"]
+	_, dir := cloneBareDir(t, url)
+	repo, err := gitsource.OpenRepository(dir) // as the agent opens its clone
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := newStore(t, repo, "home", url)
+	peer := newStore(t, cloneBare(t, url), "relay", url)
+	for i, c := range commits[:2] {
+		if err := s.Add(ctx, c, attempt("home", Applied, i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := peer.Add(ctx, c, attempt("relay", Applied, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	relay := newStore(t, repo, "relay", url)
+	if err := relay.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runGit(t, dir, nil, "gc", "-q", "--prune=now")
+	if loose, _ := filepath.Glob(filepath.Join(dir, "refs", "notes", "tether", "*")); len(loose) != 0 {
+		t.Fatalf("refs not packed: %v", loose)
+	}
+	for i, c := range commits[2:] {
+		if err := s.Add(ctx, c, attempt("home", Reverted, 10+i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := peer.Add(ctx, c, attempt("relay", Reverted, 10+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commits {
+		for _, st := range []*Store{s, relay} {
+			if n, err := st.Read(ctx, c); err != nil || n == nil {
+				t.Fatalf("%s's note on %s after gc: %v %v", st.cfg.Site, c, n, err)
+			}
+		}
+	}
+	for _, site := range []string{"home", "relay"} {
+		list := runGit(t, remote, nil, "notes", "--ref", "tether/"+site, "list")
+		if n := len(strings.Split(list, "\n")); n != len(commits) {
+			t.Fatalf("remote has %d notes of %s, want %d", n, site, len(commits))
+		}
+	}
+	runGit(t, dir, nil, "fsck", "--strict", "--no-dangling")
 }
