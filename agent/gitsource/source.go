@@ -185,7 +185,10 @@ func OpenRepository(dir string) (*git.Repository, error) {
 	return git.Open(&repackTolerant{Storage: st}, nil)
 }
 
-// repackTolerant retries an object lookup after re-reading the pack list.
+// repackTolerant retries an object read after re-reading the pack list.
+// HasEncodedObject is left alone: a miss there is the normal answer for an
+// object not fetched yet, and a false miss after a gc only makes the
+// caller fetch or write the object again.
 type repackTolerant struct {
 	*filesystem.Storage
 }
@@ -208,14 +211,6 @@ func (r *repackTolerant) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	return n, err
 }
 
-func (r *repackTolerant) HasEncodedObject(h plumbing.Hash) error {
-	err := r.Storage.HasEncodedObject(h)
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
-		r.Storage.Reindex()
-		err = r.Storage.HasEncodedObject(h)
-	}
-	return err
-}
 
 const openPacks = 16
 

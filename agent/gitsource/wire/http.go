@@ -286,7 +286,8 @@ func storePack(ctx context.Context, st storer.Storer, r *bufio.Reader, wants []p
 	if _, err := p.Parse(); err != nil {
 		return fmt.Errorf("parse pack: %w", err)
 	}
-	return copyClosure(ctx, mem, st, wants)
+	// What the pack lacks, the server left out because we have it.
+	return copyClosure(ctx, mem, st, wants, func(h plumbing.Hash) bool { return mem.HasEncodedObject(h) != nil })
 }
 
 // demux copies side-band channel 1 to w until the flush; channel 3 is the

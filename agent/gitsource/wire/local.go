@@ -62,12 +62,13 @@ func (l *localRemote) copyObjects(ctx context.Context, dst storer.EncodedObjectS
 	if err != nil {
 		return err
 	}
-	return copyClosure(ctx, repo.Storer, dst, wants)
+	return copyClosure(ctx, repo.Storer, dst, wants, func(h plumbing.Hash) bool { return dst.HasEncodedObject(h) == nil })
 }
 
-func copyClosure(ctx context.Context, src, dst storer.EncodedObjectStorer, wants []plumbing.Hash) error {
-	// Iterative post-order walk: an object is written after everything it
-	// references.
+// copyClosure copies the objects wants reach from src to dst, stopping at
+// objects have says dst holds already. Iterative post-order walk: an object
+// is written after everything it references.
+func copyClosure(ctx context.Context, src, dst storer.EncodedObjectStorer, wants []plumbing.Hash, have func(plumbing.Hash) bool) error {
 	type frame struct {
 		h    plumbing.Hash
 		exit bool
@@ -93,7 +94,7 @@ func copyClosure(ctx context.Context, src, dst storer.EncodedObjectStorer, wants
 			}
 			continue
 		}
-		if seen[f.h] || dst.HasEncodedObject(f.h) == nil {
+		if seen[f.h] || have(f.h) {
 			continue
 		}
 		seen[f.h] = true
