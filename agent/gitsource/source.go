@@ -211,7 +211,6 @@ func (r *repackTolerant) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	return n, err
 }
 
-
 const openPacks = 16
 
 // ensureRemote (re)writes the origin remote so a changed URL in the agent's
