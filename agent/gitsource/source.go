@@ -175,12 +175,12 @@ func openClone(dir string) (*git.Repository, error) {
 }
 
 // OpenRepository opens a bare repository the way the agent opens its
-// clone: at most openPacks pack files open, and an object that is not
+// clone: at most openPacks pack files open, a bounded object cache, and an object that is not
 // found makes the storage re-read the pack list once, so a `git gc` run in
 // the state directory under a running agent (which replaces the packs
 // go-git indexed at open) does not make objects vanish.
 func OpenRepository(dir string) (*git.Repository, error) {
-	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(),
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(objectCache),
 		filesystem.Options{MaxOpenDescriptors: openPacks})
 	return git.Open(&repackTolerant{Storage: st}, nil)
 }
@@ -211,7 +211,13 @@ func (r *repackTolerant) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	return n, err
 }
 
-const openPacks = 16
+const (
+	openPacks = 16
+	// objectCache bounds go-git's cache of decoded objects (default 96 MiB,
+	// which a long-running agent fills): a network's files and the notes
+	// trees fit many times over.
+	objectCache = 16 * cache.MiByte
+)
 
 // ensureRemote (re)writes the origin remote so a changed URL in the agent's
 // config takes effect on restart.
