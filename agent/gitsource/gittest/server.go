@@ -29,6 +29,10 @@ type Options struct {
 	// IgnoreV2 drops the client's Git-Protocol header, as a server (or a
 	// proxy in front of it) that predates protocol v2 does.
 	IgnoreV2 bool
+	// PushNeedsAdvertisement answers 400 to a git-receive-pack POST not
+	// preceded by a receive-pack ref advertisement (GET info/refs), like a
+	// server that keeps per-push state; one request at a time.
+	PushNeedsAdvertisement bool
 }
 
 // Counts are bytes and requests seen on the server's sockets.
@@ -63,10 +67,20 @@ func Serve(tb testing.TB, root string, opt Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var advertised atomic.Bool
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		if opt.IgnoreV2 {
 			r.Header.Del("Git-Protocol")
+		}
+		if opt.PushNeedsAdvertisement {
+			switch {
+			case r.Method == http.MethodGet && r.URL.Query().Get("service") == "git-receive-pack":
+				advertised.Store(true)
+			case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") && !advertised.Swap(false):
+				http.Error(w, "push without advertisement", http.StatusBadRequest)
+				return
+			}
 		}
 		h.ServeHTTP(w, r)
 	})}

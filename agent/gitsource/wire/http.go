@@ -87,19 +87,28 @@ func (h *httpRemote) header(req *http.Request) {
 	}
 }
 
+// httpStatusError is a non-200 answer.
+type httpStatusError struct {
+	code int
+	msg  string
+}
+
+func (e *httpStatusError) Error() string {
+	switch e.code {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Sprintf("http %d: authentication required or refused: %s", e.code, e.msg)
+	case http.StatusNotFound:
+		return "http 404: repository not found"
+	}
+	return fmt.Sprintf("http %d: %s", e.code, e.msg)
+}
+
 func httpError(resp *http.Response) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	msg := strings.TrimSpace(string(b))
-	switch resp.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return fmt.Errorf("http %d: authentication required or refused: %s", resp.StatusCode, msg)
-	case http.StatusNotFound:
-		return fmt.Errorf("http 404: repository not found")
-	}
-	return fmt.Errorf("http %d: %s", resp.StatusCode, msg)
+	return &httpStatusError{code: resp.StatusCode, msg: strings.TrimSpace(string(b))}
 }
 
 // readV2Caps reads an info/refs answer: v2 yields its capabilities, a v0

@@ -190,7 +190,12 @@ func (r *Remote) Push(ctx context.Context, st storage.Storer, ref plumbing.Refer
 		return r.file.push(ctx, st, ref, old, new)
 	case r.http != nil:
 		r.count(func(s *Stats) { s.StatelessPushes++ })
-		return r.http.push(ctx, st, ref, old, new)
+		err := r.http.push(ctx, st, ref, old, new)
+		var he *httpStatusError
+		if !errors.As(err, &he) || he.code == http.StatusUnauthorized || he.code == http.StatusForbidden {
+			return err
+		}
+		// A server that wants the advertisement first: push as git does.
 	}
 	r.count(func(s *Stats) { s.FallbackPushes++ })
 	return r.fallbackPush(ctx, st, ref, old, new)

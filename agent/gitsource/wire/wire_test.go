@@ -368,3 +368,28 @@ func TestGitDaemonFallback(t *testing.T) {
 		t.Fatalf("stats %+v: want the go-git path", st)
 	}
 }
+
+// A server that refuses a push without the ref advertisement first gets
+// one the way git pushes (go-git), and the push still lands.
+func TestPushFallsBackToAdvertisedPush(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	repo := remoteRepo(t, root, 3, 0)
+	main := plumbing.NewHash(runGit(t, repo, nil, "rev-parse", "main"))
+	srv := gittest.Serve(t, root, gittest.Options{PushNeedsAdvertisement: true})
+	r, _ := New(srv.URL+"/net.git", nil, Options{})
+	local := clone(t)
+	if err := r.Fetch(ctx, local.Storer, Update{"refs/heads/main", "refs/remotes/origin/main", main}); err != nil {
+		t.Fatal(err)
+	}
+	c := commitOn(t, local, main, "note")
+	if err := r.Push(ctx, local.Storer, "refs/notes/tether/home", plumbing.ZeroHash, c); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	if got := runGit(t, repo, nil, "rev-parse", "refs/notes/tether/home"); got != c.String() {
+		t.Fatalf("remote ref %s, want %s", got, c)
+	}
+	if st := r.Stats(); st.StatelessPushes != 1 || st.FallbackPushes != 1 {
+		t.Fatalf("stats %+v: want one refused stateless push, then the go-git push", st)
+	}
+}
