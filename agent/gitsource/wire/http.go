@@ -179,32 +179,45 @@ func (h *httpRemote) command(ctx context.Context, cmd string, args []string) (io
 }
 
 func (h *httpRemote) lsRefs(ctx context.Context, names []plumbing.ReferenceName) (map[plumbing.ReferenceName]plumbing.Hash, error) {
-	args := make([]string, len(names))
-	want := map[plumbing.ReferenceName]bool{}
-	for i, n := range names {
-		args[i] = "ref-prefix " + n.String()
-		want[n] = true
-	}
-	body, err := h.command(ctx, "ls-refs", args)
+	body, err := h.command(ctx, "ls-refs", lsRefsArgs(names))
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
-	r := bufio.NewReader(body)
+	out, err := readLsRefs(bufio.NewReader(body), names)
+	if err != nil {
+		h.forget()
+	}
+	return out, err
+}
+
+func lsRefsArgs(names []plumbing.ReferenceName) []string {
+	args := make([]string, len(names))
+	for i, n := range names {
+		args[i] = "ref-prefix " + n.String()
+	}
+	return args
+}
+
+// readLsRefs reads an ls-refs answer, keeping the refs named exactly (a
+// prefix also matches longer names).
+func readLsRefs(r *bufio.Reader, names []plumbing.ReferenceName) (map[plumbing.ReferenceName]plumbing.Hash, error) {
+	want := map[plumbing.ReferenceName]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	out := map[plumbing.ReferenceName]plumbing.Hash{}
 	for {
 		kind, line, err := readPkt(r)
 		if err != nil {
-			h.forget()
 			return nil, fmt.Errorf("ls-refs: %w", err)
 		}
 		if kind == pktFlush {
 			return out, nil
 		}
-		// "<oid> <name>[ attributes]": a prefix also matches longer names.
+		// "<oid> <name>[ attributes]"
 		f := strings.Fields(string(line))
 		if len(f) < 2 || len(f[0]) != 40 {
-			h.forget()
 			return nil, fmt.Errorf("ls-refs: malformed line %q", line)
 		}
 		if name := plumbing.ReferenceName(f[1]); want[name] {
@@ -213,9 +226,7 @@ func (h *httpRemote) lsRefs(ctx context.Context, names []plumbing.ReferenceName)
 	}
 }
 
-// fetch runs one v2 fetch with "done": no negotiation rounds, the server
-// sends a pack of what wants reach and haves do not.
-func (h *httpRemote) fetch(ctx context.Context, st storer.Storer, wants, haves []plumbing.Hash) error {
+func fetchArgs(wants, haves []plumbing.Hash) []string {
 	args := []string{"ofs-delta", "no-progress"}
 	for _, w := range wants {
 		args = append(args, "want "+w.String())
@@ -223,8 +234,13 @@ func (h *httpRemote) fetch(ctx context.Context, st storer.Storer, wants, haves [
 	for _, hv := range haves {
 		args = append(args, "have "+hv.String())
 	}
-	args = append(args, "done")
-	body, err := h.command(ctx, "fetch", args)
+	return append(args, "done")
+}
+
+// fetch runs one v2 fetch with "done": no negotiation rounds, the server
+// sends a pack of what wants reach and haves do not.
+func (h *httpRemote) fetch(ctx context.Context, st storer.Storer, wants, haves []plumbing.Hash) error {
+	body, err := h.command(ctx, "fetch", fetchArgs(wants, haves))
 	if err != nil {
 		return err
 	}

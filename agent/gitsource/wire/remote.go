@@ -10,9 +10,10 @@
 // of just the refs being updated. It pushes one ref with a single stateless
 // POST to git-receive-pack carrying only the objects the remote lacks, which
 // skips the receive-pack advertisement. A remote on the local filesystem
-// (a path or file://) is read and written directly. Everything else — ssh,
-// git://, and HTTP servers that do not answer in v2 — goes through go-git's
-// v0/v1 transport, as before.
+// (a path or file://) is read and written directly. Over ssh it asks for v2
+// through the GIT_PROTOCOL environment variable (sshd must accept it).
+// Everything else — pushes over ssh, git://, and servers that do not answer
+// in v2 — goes through go-git's v0/v1 transport, as before.
 package wire
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/go-git/go-git/v5/storage"
 )
 
@@ -44,7 +46,7 @@ type Update struct {
 
 // Stats counts requests by kind, for tests and metrics.
 type Stats struct {
-	V2Lists, V2Fetches, StatelessPushes int64 // HTTP protocol v2 and direct receive-pack
+	V2Lists, V2Fetches, StatelessPushes int64 // protocol v2 (HTTP, ssh) and direct receive-pack
 	LocalLists, LocalFetches, LocalPush int64 // filesystem remotes
 	FallbackLists, FallbackFetches      int64 // go-git v0/v1
 	FallbackPushes                      int64
@@ -57,6 +59,7 @@ type Remote struct {
 	auth transport.AuthMethod
 
 	http *httpRemote  // nil unless http(s)
+	ssh  *sshRemote   // nil unless ssh with key auth
 	file *localRemote // nil unless a local path
 
 	mu    sync.Mutex
@@ -92,6 +95,10 @@ func New(rawURL string, auth transport.AuthMethod, opt Options) (*Remote, error)
 		r.http = &httpRemote{base: strings.TrimSuffix(u.String(), "/"), auth: ha, client: client}
 	case "file":
 		r.file = &localRemote{path: ep.Path}
+	case "ssh":
+		if sa, ok := auth.(gitssh.AuthMethod); ok {
+			r.ssh = &sshRemote{ep: ep, auth: sa}
+		}
 	}
 	return r, nil
 }
@@ -126,6 +133,12 @@ func (r *Remote) Refs(ctx context.Context, names ...plumbing.ReferenceName) (map
 			r.count(func(s *Stats) { s.V2Lists++ })
 			return r.http.lsRefs(ctx, names)
 		}
+	case r.ssh != nil && !r.ssh.knownV0():
+		refs, err := r.ssh.lsRefs(ctx, names)
+		if !errors.Is(err, errNoV2) {
+			r.count(func(s *Stats) { s.V2Lists++ })
+			return refs, err
+		}
 	}
 	r.count(func(s *Stats) { s.FallbackLists++ })
 	return r.fallbackRefs(ctx, names)
@@ -154,6 +167,12 @@ func (r *Remote) Fetch(ctx context.Context, st storage.Storer, updates ...Update
 		case r.file != nil && len(haves) > 0:
 			r.count(func(s *Stats) { s.LocalFetches++ })
 			err = r.file.copyObjects(ctx, st, wants)
+		case r.ssh != nil && !r.ssh.knownV0():
+			if err = r.ssh.fetch(ctx, st, wants, haves); errors.Is(err, errNoV2) {
+				r.count(func(s *Stats) { s.FallbackFetches++ })
+				return r.fallbackFetch(ctx, st, updates)
+			}
+			r.count(func(s *Stats) { s.V2Fetches++ })
 		case r.http != nil:
 			var ok bool
 			if ok, err = r.http.v2(ctx); err == nil && ok {
