@@ -47,26 +47,58 @@ func (g *GitNotebook) Record(ctx context.Context, o *Outcome) error {
 // Publish pushes unpublished notes; on failure they stay local.
 func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx) }
 
-// Result fetches the notes and returns site's latest settled result for
+// Result fetches site's notes ref (only that one; at most once per the
+// store's MinFetchInterval) and returns site's latest settled result for
 // commit (see settledResult).
 func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, error) {
-	g.mu.Lock()
-	s, ok := g.others[site]
-	if !ok {
-		var err error
-		if s, err = g.Other(site); err != nil {
-			g.mu.Unlock()
-			return "", err
-		}
-		if g.others == nil {
-			g.others = map[string]*notes.Store{}
-		}
-		g.others[site] = s
+	s, err := g.other(site)
+	if err != nil {
+		return "", err
 	}
-	g.mu.Unlock()
 	if err := s.Fetch(ctx); err != nil {
 		return "", err
 	}
+	return latest(ctx, s, commit)
+}
+
+// Results is Result for several sites with one ref listing and at most one
+// fetch for all of them (a wave check), so its cost follows len(sites), not
+// the fleet. A site with no note on commit maps to "".
+func (g *GitNotebook) Results(ctx context.Context, commit string, sites []string) (map[string]string, error) {
+	if err := g.Own.FetchSites(ctx, sites...); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(sites))
+	for _, site := range sites {
+		s, err := g.other(site)
+		if err != nil {
+			return nil, err
+		}
+		if out[site], err = latest(ctx, s, commit); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (g *GitNotebook) other(site string) (*notes.Store, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s, ok := g.others[site]; ok {
+		return s, nil
+	}
+	s, err := g.Other(site)
+	if err != nil {
+		return nil, err
+	}
+	if g.others == nil {
+		g.others = map[string]*notes.Store{}
+	}
+	g.others[site] = s
+	return s, nil
+}
+
+func latest(ctx context.Context, s *notes.Store, commit string) (string, error) {
 	n, err := s.Read(ctx, plumbing.NewHash(commit))
 	if err != nil || n == nil {
 		return "", err

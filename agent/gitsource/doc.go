@@ -1,6 +1,7 @@
 // Package gitsource keeps a site agent's view of the config repository: a
-// full (non-shallow) bare clone in the agent's state dir, a cheap poll of the
-// remote's ref list that fetches only when the watched branch moved, an
+// full (non-shallow) bare clone in the agent's state dir, a cheap poll that
+// lists only the watched branch (package wire: protocol v2 where the server
+// speaks it) and fetches only when it moved, an
 // fsnotify watch for repositories on the local filesystem, the trust checks
 // a new commit must pass (fast-forward only, optional SSH or OpenPGP
 // signatures against an allowed-signers list from the agent's local config)

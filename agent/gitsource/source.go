@@ -10,11 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"go.uber.org/zap"
+
+	"github.com/tether-net/tether/agent/gitsource/wire"
 )
 
 // RemoteName is the name of the remote in the state-dir clone.
@@ -60,6 +65,7 @@ type Source struct {
 	repo     *git.Repository
 	remote   *git.Remote
 	auth     transport.AuthMethod
+	wire     *wire.Remote
 	verifier *Verifier
 	log      *zap.Logger
 	clock    Clock
@@ -104,6 +110,9 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("open git source: %w", err)
 	}
 	s.auth = auth
+	if s.wire, err = wire.New(cfg.URL, auth, wire.Options{}); err != nil {
+		return nil, fmt.Errorf("open git source: %w", redactErr(err, cfg.URL))
+	}
 	v, err := NewVerifier(cfg.Trust)
 	if err != nil {
 		return nil, fmt.Errorf("open git source: %w", err)
@@ -111,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	s.verifier = v
 
 	dir := filepath.Join(cfg.StateDir, "repo.git")
-	repo, err := git.PlainOpen(dir)
+	repo, err := openClone(dir)
 	switch {
 	case err == nil:
 		s.repo = repo
@@ -145,7 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, fmt.Errorf("move clone into place: %w", err)
 	}
-	if s.repo, err = git.PlainOpen(dir); err != nil {
+	if s.repo, err = openClone(dir); err != nil {
 		return nil, fmt.Errorf("open clone %s: %w", dir, err)
 	}
 	if err := s.ensureRemote(); err != nil {
@@ -155,6 +164,60 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	s.log.Info("cloned", zap.String("dir", dir), zap.String("commit", head.String()))
 	return s, nil
 }
+
+// openClone opens the bare clone keeping up to openPacks pack files open:
+// go-git otherwise reopens a pack file for every object it reads from it.
+func openClone(dir string) (*git.Repository, error) {
+	if _, err := os.Stat(filepath.Join(dir, "objects")); err != nil {
+		return nil, git.ErrRepositoryNotExists
+	}
+	return OpenRepository(dir)
+}
+
+// OpenRepository opens a bare repository the way the agent opens its
+// clone: at most openPacks pack files open, a bounded object cache, and an object that is not
+// found makes the storage re-read the pack list once, so a `git gc` run in
+// the state directory under a running agent (which replaces the packs
+// go-git indexed at open) does not make objects vanish.
+func OpenRepository(dir string) (*git.Repository, error) {
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(objectCache),
+		filesystem.Options{MaxOpenDescriptors: openPacks})
+	return git.Open(&repackTolerant{Storage: st}, nil)
+}
+
+// repackTolerant retries an object read after re-reading the pack list.
+// HasEncodedObject is left alone: a miss there is the normal answer for an
+// object not fetched yet, and a false miss after a gc only makes the
+// caller fetch or write the object again.
+type repackTolerant struct {
+	*filesystem.Storage
+}
+
+func (r *repackTolerant) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	o, err := r.Storage.EncodedObject(t, h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		r.Storage.Reindex()
+		o, err = r.Storage.EncodedObject(t, h)
+	}
+	return o, err
+}
+
+func (r *repackTolerant) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	n, err := r.Storage.EncodedObjectSize(h)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		r.Storage.Reindex()
+		n, err = r.Storage.EncodedObjectSize(h)
+	}
+	return n, err
+}
+
+const (
+	openPacks = 16
+	// objectCache bounds go-git's cache of decoded objects (default 96 MiB,
+	// which a long-running agent fills): a network's files and the notes
+	// trees fit many times over.
+	objectCache = 16 * cache.MiByte
+)
 
 // ensureRemote (re)writes the origin remote so a changed URL in the agent's
 // config takes effect on restart.
@@ -204,6 +267,10 @@ func (s *Source) Repository() *git.Repository { return s.repo }
 // Auth is the transport auth for the remote (nil for local remotes).
 func (s *Source) Auth() transport.AuthMethod { return s.auth }
 
+// Wire is the remote's transport, shared with package notes so both use
+// one protocol probe.
+func (s *Source) Wire() *wire.Remote { return s.wire }
+
 // URL is the remote URL as configured (with credentials, if the operator
 // put any in it: do not log it; use RedactURL).
 func (s *Source) URL() string { return s.cfg.URL }
@@ -235,22 +302,9 @@ func (s *Source) Check(ctx context.Context) (changed bool, head plumbing.Hash, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lists.Add(1)
-	refs, err := s.remote.ListContext(ctx, &git.ListOptions{Auth: s.auth})
-	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return false, plumbing.ZeroHash, fmt.Errorf("check %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
-	}
+	remoteHead, err := s.remoteHead(ctx)
 	if err != nil {
-		return false, plumbing.ZeroHash, fmt.Errorf("list refs of %s: %w", s.url, redactErr(err, s.cfg.URL))
-	}
-	remoteHead := plumbing.ZeroHash
-	for _, r := range refs {
-		if r.Name() == s.branchRef() && r.Type() == plumbing.HashReference {
-			remoteHead = r.Hash()
-			break
-		}
-	}
-	if remoteHead.IsZero() {
-		return false, plumbing.ZeroHash, fmt.Errorf("check %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
+		return false, plumbing.ZeroHash, err
 	}
 	local, err := s.Head()
 	if err != nil {
@@ -259,7 +313,7 @@ func (s *Source) Check(ctx context.Context) (changed bool, head plumbing.Hash, e
 	if local == remoteHead {
 		return false, local, nil
 	}
-	if err := s.fetch(ctx); err != nil {
+	if err := s.fetchHead(ctx, remoteHead); err != nil {
 		return false, local, err
 	}
 	head, err = s.Head()
@@ -272,24 +326,39 @@ func (s *Source) Check(ctx context.Context) (changed bool, head plumbing.Hash, e
 	return head != local, head, nil
 }
 
+// remoteHead asks the remote for the watched branch only (one ls-refs in
+// protocol v2), so an idle poll costs the same at any number of refs.
+func (s *Source) remoteHead(ctx context.Context) (plumbing.Hash, error) {
+	refs, err := s.wire.Refs(ctx, s.branchRef())
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("list refs of %s: %w", s.url, redactErr(err, s.cfg.URL))
+	}
+	h, ok := refs[s.branchRef()]
+	if !ok {
+		return plumbing.ZeroHash, fmt.Errorf("check %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
+	}
+	return h, nil
+}
+
 // fetch fetches the watched branch into the tracking ref. Callers hold s.mu
 // (or own s exclusively, as Open does).
 func (s *Source) fetch(ctx context.Context) error {
+	h, err := s.remoteHead(ctx)
+	if err != nil {
+		return err
+	}
+	return s.fetchHead(ctx, h)
+}
+
+// fetchHead fetches head, the branch's value on the remote, into the
+// tracking ref, offering the tracking ref's old value as the only have.
+func (s *Source) fetchHead(ctx context.Context, head plumbing.Hash) error {
 	s.fetches.Add(1)
-	err := s.remote.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: RemoteName,
-		RefSpecs:   []config.RefSpec{s.refSpec()},
-		Auth:       s.auth,
-		Tags:       git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
-	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return fmt.Errorf("fetch %s: %w: %s", s.url, ErrBranchNotFound, s.cfg.Branch)
-	default:
+	err := s.wire.Fetch(ctx, s.repo.Storer, wire.Update{Remote: s.branchRef(), Local: s.trackingRef(), Hash: head})
+	if err != nil {
 		return fmt.Errorf("fetch %s: %w", s.url, redactErr(err, s.cfg.URL))
 	}
+	return nil
 }
 
 // Verify checks that to may replace from as the applied commit: to must

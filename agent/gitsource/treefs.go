@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -47,13 +48,56 @@ func TreeFS(ctx context.Context, st storer.EncodedObjectStorer, commit plumbing.
 			return nil, fmt.Errorf("folder %q at %s: %w", dir, commit.String()[:12], err)
 		}
 	}
-	return &treeFS{st: st, root: root, mtime: c.Committer.When}, nil
+	return &treeFS{st: st, root: root, mtime: c.Committer.When, dirs: map[string]*dirIndex{}}, nil
 }
 
 type treeFS struct {
 	st    storer.EncodedObjectStorer
 	root  *object.Tree
 	mtime time.Time
+
+	mu   sync.Mutex
+	dirs map[string]*dirIndex // by slash path, "." for the root
+}
+
+// dirIndex is a decoded tree with its entries by name. go-git's
+// Tree.FindEntry decodes every tree on the path again on each call, which
+// made reading a folder of n files cost n² entry decodes.
+type dirIndex struct {
+	tree   *object.Tree
+	byName map[string]*object.TreeEntry
+}
+
+// dir returns the index of the directory at p ("." for the root).
+func (t *treeFS) dir(p string) (*dirIndex, error) {
+	t.mu.Lock()
+	d, ok := t.dirs[p]
+	t.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	tree := t.root
+	if p != "." {
+		parent, err := t.dir(path.Dir(p))
+		if err != nil {
+			return nil, err
+		}
+		e, ok := parent.byName[path.Base(p)]
+		if !ok || e.Mode != filemode.Dir {
+			return nil, fs.ErrNotExist
+		}
+		if tree, err = object.GetTree(t.st, e.Hash); err != nil {
+			return nil, err
+		}
+	}
+	d = &dirIndex{tree: tree, byName: make(map[string]*object.TreeEntry, len(tree.Entries))}
+	for i := range tree.Entries {
+		d.byName[tree.Entries[i].Name] = &tree.Entries[i]
+	}
+	t.mu.Lock()
+	t.dirs[p] = d
+	t.mu.Unlock()
+	return d, nil
 }
 
 var (
@@ -70,8 +114,14 @@ func (t *treeFS) lookup(op, name string) (*object.TreeEntry, error) {
 	if name == "." {
 		return nil, nil
 	}
-	e, err := t.root.FindEntry(name)
-	if err != nil || e.Mode == filemode.Submodule {
+	d, err := t.dir(path.Dir(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	} else if err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	e, ok := d.byName[path.Base(name)]
+	if !ok || e.Mode == filemode.Submodule {
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 	}
 	return e, nil
@@ -120,7 +170,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	if fi.IsDir() {
-		ents, err := t.readDir(name, e)
+		ents, err := t.readDir(name)
 		if err != nil {
 			return nil, err
 		}
@@ -152,34 +202,49 @@ func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if e != nil && e.Mode != filemode.Dir {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
 	}
-	return t.readDir(name, e)
+	return t.readDir(name)
 }
 
-func (t *treeFS) readDir(name string, e *object.TreeEntry) ([]fs.DirEntry, error) {
-	tree := t.root
-	if e != nil {
-		var err error
-		if tree, err = object.GetTree(t.st, e.Hash); err != nil {
-			return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
-		}
+func (t *treeFS) readDir(name string) ([]fs.DirEntry, error) {
+	d, err := t.dir(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
 	}
-	out := make([]fs.DirEntry, 0, len(tree.Entries))
-	for i := range tree.Entries {
-		ce := &tree.Entries[i]
+	out := make([]fs.DirEntry, 0, len(d.tree.Entries))
+	for i := range d.tree.Entries {
+		ce := &d.tree.Entries[i]
 		if ce.Mode == filemode.Submodule {
 			continue
 		}
-		fi, err := t.info(path.Join(name, ce.Name), ce)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fs.FileInfoToDirEntry(fi))
+		out = append(out, &dirEntry{t: t, path: path.Join(name, ce.Name), e: ce})
 	}
 	// Git sorts directories as if they had a trailing slash; fs wants
 	// plain name order.
 	sortDirEntries(out)
 	return out, nil
 }
+
+// dirEntry looks up a file's size only when Info is called: a directory
+// listing then reads no objects besides the tree.
+type dirEntry struct {
+	t    *treeFS
+	path string
+	e    *object.TreeEntry
+}
+
+func (d *dirEntry) Name() string { return d.e.Name }
+func (d *dirEntry) IsDir() bool  { return d.e.Mode == filemode.Dir }
+func (d *dirEntry) Type() fs.FileMode {
+	switch d.e.Mode {
+	case filemode.Dir:
+		return fs.ModeDir
+	case filemode.Symlink:
+		return fs.ModeSymlink
+	}
+	return 0
+}
+func (d *dirEntry) Info() (fs.FileInfo, error) { return d.t.info(d.path, d.e) }
+func (d *dirEntry) String() string             { return fs.FormatDirEntry(d) }
 
 func (t *treeFS) blob(name string, h plumbing.Hash) ([]byte, error) {
 	b, err := object.GetBlob(t.st, h)

@@ -10,6 +10,8 @@
 // remote's notes are fetched into a separate namespace
 // (refs/tether-remote/notes/<site>) so a fetch can never overwrite a note
 // that is not published yet; an unpublished note is pushed by the next Push.
+// A store fetches and pushes only its own site's ref, and FetchSites reads
+// named sites, so no operation costs more as the fleet grows.
 //
 // The package does not decide outcomes or run checks; it stores and reads
 // what the transaction reports. Each site writes only its own ref.

@@ -13,7 +13,20 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/tether-net/tether/agent/gitsource/gittest"
 )
+
+// remoteURLs names ways to reach the bare repository remote: its path, git
+// http-backend speaking protocol v2, and one that ignores v2.
+func remoteURLs(tb testing.TB, remote string) map[string]string {
+	root, name := filepath.Dir(remote), filepath.Base(remote)
+	return map[string]string{
+		"file":    remote,
+		"http-v2": gittest.Serve(tb, root, gittest.Options{}).URL + "/" + name,
+		"http-v0": gittest.Serve(tb, root, gittest.Options{IgnoreV2: true}).URL + "/" + name,
+	}
+}
 
 func gitEnv() []string {
 	return []string{

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/tether-net/tether/agent/gitsource"
 )
 
 func TestMarshalParse(t *testing.T) {
@@ -180,8 +183,18 @@ func TestFanoutLikeFastImport(t *testing.T) {
 	}
 }
 
+var remoteKinds = []string{"file", "http-v2", "http-v0"}
+
 func TestPushTwoSitesConcurrently(t *testing.T) {
-	remote, commits := newRemote(t, 2)
+	for _, kind := range remoteKinds {
+		t.Run(kind, func(t *testing.T) {
+			dir, commits := newRemote(t, 2)
+			testPushTwoSites(t, remoteURLs(t, dir)[kind], commits)
+		})
+	}
+}
+
+func testPushTwoSites(t *testing.T, remote string, commits []plumbing.Hash) {
 	ctx := context.Background()
 	head := commits[1]
 	var wg sync.WaitGroup
@@ -201,9 +214,9 @@ func TestPushTwoSitesConcurrently(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A third agent sees both sites.
+	// A third agent sees both sites once it fetches their refs.
 	reader := newStore(t, cloneBare(t, remote), "vps", remote)
-	if err := reader.Fetch(ctx); err != nil {
+	if err := reader.FetchSites(ctx, "home", "relay"); err != nil {
 		t.Fatal(err)
 	}
 	hist, err := reader.History(ctx, head, 0)
@@ -219,7 +232,15 @@ func TestPushTwoSitesConcurrently(t *testing.T) {
 // Two writers for the same site (an agent reinstalled with an empty state
 // dir while the old one still runs) race; neither loses a note.
 func TestPushSameSiteRaceMerges(t *testing.T) {
-	remote, commits := newRemote(t, 3)
+	for _, kind := range remoteKinds {
+		t.Run(kind, func(t *testing.T) {
+			dir, commits := newRemote(t, 3)
+			testPushSameSiteRace(t, remoteURLs(t, dir)[kind], dir, commits)
+		})
+	}
+}
+
+func testPushSameSiteRace(t *testing.T, remote, dir string, commits []plumbing.Hash) {
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {
 		a := newStore(t, cloneBare(t, remote), "home", remote)
@@ -243,7 +264,7 @@ func TestPushSameSiteRaceMerges(t *testing.T) {
 			t.Fatalf("round %d: push errors %v / %v", round, ea, eb)
 		}
 	}
-	shown := runGit(t, remote, nil, "notes", "--ref", "tether/home", "show", commits[2].String())
+	shown := runGit(t, dir, nil, "notes", "--ref", "tether/home", "show", commits[2].String())
 	n, err := Parse([]byte(shown))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, shown)
@@ -256,7 +277,7 @@ func TestPushSameSiteRaceMerges(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("attempts on the raced commit: %v, want %v", got, want)
 	}
-	runGit(t, remote, nil, "fsck", "--strict", "--no-dangling")
+	runGit(t, dir, nil, "fsck", "--strict", "--no-dangling")
 }
 
 func TestPushWhileRemoteDown(t *testing.T) {
@@ -311,4 +332,178 @@ func TestPushWhileRemoteDown(t *testing.T) {
 			t.Fatalf("pending = %d, want 1", n)
 		}
 	}
+}
+
+// A reader fetches only the sites it names, and within MinFetchInterval a
+// repeated Fetch does not ask the remote again.
+func TestFetchNamedSitesOnly(t *testing.T) {
+	dir, commits := newRemote(t, 2)
+	url := remoteURLs(t, dir)["http-v2"]
+	ctx := context.Background()
+	for _, site := range []string{"home", "relay", "vps"} {
+		w := newStore(t, cloneBare(t, url), site, url)
+		if err := w.Add(ctx, commits[1], attempt(site, Applied, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Push(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	repo := cloneBare(t, url)
+	relay := newStore(t, repo, "relay", url, func(c *Config) {
+		c.MinFetchInterval = 3 * time.Second
+		c.Now = func() time.Time { return now }
+	})
+	if err := relay.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for site, want := range map[string]bool{"home": false, "relay": true, "vps": false} {
+		if _, err := repo.Storer.Reference(RemoteSiteRef(site)); (err == nil) != want {
+			t.Fatalf("after fetching relay, %s's ref present = %v", site, err == nil)
+		}
+	}
+	if n, err := relay.Read(ctx, commits[1]); err != nil || n == nil || n.Attempts[0].Result != Applied {
+		t.Fatalf("read relay: %+v %v", n, err)
+	}
+	// relay records a revert elsewhere; a Fetch within the interval does
+	// not see it, one after does.
+	w := newStore(t, cloneBare(t, url), "relay", url)
+	if err := w.Add(ctx, commits[1], attempt("relay", Reverted, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := func() Result {
+		n, err := relay.Read(ctx, commits[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Attempts[len(n.Attempts)-1].Result
+	}
+	now = now.Add(2 * time.Second)
+	if err := relay.Fetch(ctx); err != nil || last() != Applied {
+		t.Fatalf("fetch within the interval: %v, last result %s", err, last())
+	}
+	now = now.Add(2 * time.Second)
+	if err := relay.Fetch(ctx); err != nil || last() != Reverted {
+		t.Fatalf("fetch after the interval: %v, last result %s", err, last())
+	}
+	// FetchSites reads several named sites in one go.
+	if err := relay.FetchSites(ctx, "home", "vps", "absent"); err != nil {
+		t.Fatal(err)
+	}
+	for _, site := range []string{"home", "vps"} {
+		if _, err := repo.Storer.Reference(RemoteSiteRef(site)); err != nil {
+			t.Fatalf("%s not fetched: %v", site, err)
+		}
+	}
+}
+
+// Add rewrites only the changed subtree once the ref has a fan-out; the
+// tree must be exactly what a whole rewrite gives, across the 256-note
+// threshold, and git must read every note.
+func TestAddIncrementalTree(t *testing.T) {
+	remote, commits := newRemote(t, 270)
+	repo, dir := cloneBareDir(t, remote)
+	s := newStore(t, repo, "home", remote)
+	ctx := context.Background()
+	for i, c := range commits {
+		if err := s.Add(ctx, c, attempt("home", Applied, i%60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a second attempt on an existing note keeps the count
+	if err := s.Add(ctx, commits[3], attempt("home", Reverted, 1)); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := s.refHash(s.ref)
+	m, err := readNoteMap(repo.Storer, head)
+	if err != nil || len(m) != len(commits) {
+		t.Fatalf("%d notes, %v", len(m), err)
+	}
+	whole, err := writeNoteTree(repo.Storer, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := repo.CommitObject(head)
+	if c.TreeHash != whole {
+		t.Fatalf("incremental tree %s, whole rewrite %s", c.TreeHash, whole)
+	}
+	list := runGit(t, dir, nil, "notes", "--ref", "tether/home", "list")
+	if n := len(strings.Split(list, "\n")); n != len(commits) {
+		t.Fatalf("git lists %d notes, want %d", n, len(commits))
+	}
+	if n, err := s.Read(ctx, commits[3]); err != nil || len(n.Attempts) != 2 {
+		t.Fatalf("note with two attempts: %+v %v", n, err)
+	}
+}
+
+// A `git gc` in the agent's clone packs its refs and objects; notes keep
+// being recorded, published and read, and none is lost.
+func TestNotesAfterGitGC(t *testing.T) {
+	remote, commits := newRemote(t, 4)
+	url := remoteURLs(t, remote)["http-v2"]
+	_, dir := cloneBareDir(t, url)
+	repo, err := gitsource.OpenRepository(dir) // as the agent opens its clone
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := newStore(t, repo, "home", url)
+	peer := newStore(t, cloneBare(t, url), "relay", url)
+	for i, c := range commits[:2] {
+		if err := s.Add(ctx, c, attempt("home", Applied, i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := peer.Add(ctx, c, attempt("relay", Applied, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	relay := newStore(t, repo, "relay", url)
+	if err := relay.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runGit(t, dir, nil, "gc", "-q", "--prune=now")
+	if loose, _ := filepath.Glob(filepath.Join(dir, "refs", "notes", "tether", "*")); len(loose) != 0 {
+		t.Fatalf("refs not packed: %v", loose)
+	}
+	for i, c := range commits[2:] {
+		if err := s.Add(ctx, c, attempt("home", Reverted, 10+i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := peer.Add(ctx, c, attempt("relay", Reverted, 10+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commits {
+		for _, st := range []*Store{s, relay} {
+			if n, err := st.Read(ctx, c); err != nil || n == nil {
+				t.Fatalf("%s's note on %s after gc: %v %v", st.cfg.Site, c, n, err)
+			}
+		}
+	}
+	for _, site := range []string{"home", "relay"} {
+		list := runGit(t, remote, nil, "notes", "--ref", "tether/"+site, "list")
+		if n := len(strings.Split(list, "\n")); n != len(commits) {
+			t.Fatalf("remote has %d notes of %s, want %d", n, site, len(commits))
+		}
+	}
+	runGit(t, dir, nil, "fsck", "--strict", "--no-dangling")
 }

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"go.uber.org/zap"
+
+	"github.com/tether-net/tether/agent/gitsource/wire"
 )
 
 // Ref namespaces.
@@ -25,7 +26,6 @@ const (
 	// RemotePrefix is where the remote's notes refs are fetched to, apart
 	// from the local refs, so a fetch never overwrites unpublished notes.
 	RemotePrefix = "refs/tether-remote/notes/"
-	remoteName   = "tether-notes"
 )
 
 // SiteRef is the notes ref of site.
@@ -38,6 +38,18 @@ func RemoteSiteRef(site string) plumbing.ReferenceName {
 
 var siteRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
+func checkSite(site string) error {
+	if !siteRE.MatchString(site) || strings.Contains(site, "..") || strings.HasSuffix(site, ".lock") {
+		return fmt.Errorf("site name %q is not usable in a ref", site)
+	}
+	return nil
+}
+
+// PeerFetchInterval is the MinFetchInterval the agent gives stores it
+// reads other sites through: the gate's peer check polls every couple of
+// seconds and a far end's note needs no fresher view than this.
+const PeerFetchInterval = 3 * time.Second
+
 // Config configures a Store.
 type Config struct {
 	// Repo is the agent's clone (gitsource.Source.Repository()).
@@ -48,6 +60,15 @@ type Config struct {
 	RemoteURL string
 	// Auth for the remote (gitsource.Source.Auth()).
 	Auth transport.AuthMethod
+	// Wire is the transport to RemoteURL (gitsource.Source.Wire()), shared
+	// so stores reuse one protocol probe; default: a new one from
+	// RemoteURL and Auth.
+	Wire *wire.Remote
+	// MinFetchInterval is how long a Fetch is trusted: a Fetch within it
+	// of the last one returns at once, so a check that polls another
+	// site's note (the gate's peer check) asks the remote at most this
+	// often. 0: every Fetch asks.
+	MinFetchInterval time.Duration
 	// AuthorName and AuthorEmail sign notes commits; default
 	// "tether <tether@SITE>".
 	AuthorName, AuthorEmail string
@@ -70,12 +91,14 @@ type Config struct {
 // Store reads and writes one site's notes. It is safe for concurrent use
 // within a process; a notes ref has one Store per process.
 type Store struct {
-	cfg    Config
-	repo   *git.Repository
-	ref    plumbing.ReferenceName
-	remote *git.Remote
-	log    *zap.Logger
-	mu     sync.Mutex
+	cfg       Config
+	repo      *git.Repository
+	ref       plumbing.ReferenceName
+	remote    *wire.Remote // nil: no remote
+	log       *zap.Logger
+	mu        sync.Mutex
+	lastFetch time.Time
+	index     *noteIndex // of the local ref's last known head; nil: reload
 }
 
 // New makes a Store for cfg.Site.
@@ -83,8 +106,8 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Repo == nil {
 		return nil, errors.New("notes store: no repository")
 	}
-	if !siteRE.MatchString(cfg.Site) || strings.Contains(cfg.Site, "..") || strings.HasSuffix(cfg.Site, ".lock") {
-		return nil, fmt.Errorf("notes store: site name %q is not usable in a ref", cfg.Site)
+	if err := checkSite(cfg.Site); err != nil {
+		return nil, fmt.Errorf("notes store: %w", err)
 	}
 	if cfg.AuthorName == "" {
 		cfg.AuthorName = "tether"
@@ -125,17 +148,18 @@ func New(cfg Config) (*Store, error) {
 		ref:  SiteRef(cfg.Site),
 		log:  cfg.Logger.With(zap.String("site", cfg.Site)),
 	}
-	if cfg.RemoteURL != "" {
-		s.remote = git.NewRemote(cfg.Repo.Storer, &config.RemoteConfig{
-			Name:  remoteName,
-			URLs:  []string{cfg.RemoteURL},
-			Fetch: []config.RefSpec{fetchSpec},
-		})
+	switch {
+	case cfg.Wire != nil:
+		s.remote = cfg.Wire
+	case cfg.RemoteURL != "":
+		r, err := wire.New(cfg.RemoteURL, cfg.Auth, wire.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("notes store: %s: %w", Redact(cfg.RemoteURL), err)
+		}
+		s.remote = r
 	}
 	return s, nil
 }
-
-var fetchSpec = config.RefSpec("+" + RefPrefix + "*:" + RemotePrefix + "*")
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -225,13 +249,14 @@ func (s *Store) Add(ctx context.Context, commit plumbing.Hash, a Attempt) error 
 	if err != nil {
 		return err
 	}
-	m, err := readNoteMap(st, cur)
-	if err != nil {
-		return err
+	if s.index == nil || s.index.head != cur {
+		if s.index, err = loadNoteIndex(st, cur); err != nil {
+			return err
+		}
 	}
 	n := &Note{}
 	var prefix []byte
-	if bh, ok := m[commit]; ok {
+	if bh, ok := s.index.get(commit); ok {
 		b, err := readBlob(st, bh)
 		if err != nil {
 			return err
@@ -252,15 +277,22 @@ func (s *Store) Add(ctx context.Context, commit plumbing.Hash, a Attempt) error 
 	if err != nil {
 		return err
 	}
-	m[commit] = bh
-	msg := fmt.Sprintf("%s\n\ncommit %s\n", n.Header(), commit)
-	nc, err := s.commitTree(m, msg, cur)
+	th, err := s.index.put(st, commit, bh)
 	if err != nil {
+		s.index = nil
+		return err
+	}
+	msg := fmt.Sprintf("%s\n\ncommit %s\n", n.Header(), commit)
+	nc, err := s.commit(th, msg, cur)
+	if err != nil {
+		s.index = nil
 		return err
 	}
 	if err := s.setRef(s.ref, cur, nc); err != nil {
+		s.index = nil
 		return err
 	}
+	s.index.head = nc
 	s.log.Info("note recorded", zap.String("commit", commit.String()), zap.String("step", "note"),
 		zap.String("result", string(a.Result)))
 	return nil
@@ -271,6 +303,10 @@ func (s *Store) commitTree(m noteMap, msg string, parents ...plumbing.Hash) (plu
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
+	return s.commit(th, msg, parents...)
+}
+
+func (s *Store) commit(th plumbing.Hash, msg string, parents ...plumbing.Hash) (plumbing.Hash, error) {
 	sig := object.Signature{Name: s.cfg.AuthorName, Email: s.cfg.AuthorEmail, When: s.cfg.Now().Round(time.Second)}
 	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: th}
 	for _, p := range parents {
@@ -281,31 +317,73 @@ func (s *Store) commitTree(m noteMap, msg string, parents ...plumbing.Hash) (plu
 	return storeObject(s.repo.Storer, c)
 }
 
-// Fetch copies the remote's notes refs (every site's) to
-// refs/tether-remote/notes/*. Local refs are never touched.
+// Fetch copies the remote's notes ref of this store's site (and no other)
+// to refs/tether-remote/notes/<site>. Local refs are never touched. Within
+// MinFetchInterval of the last Fetch it does nothing.
 func (s *Store) Fetch(ctx context.Context) error {
 	if s.remote == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.fetchLocked(ctx)
+	if s.cfg.MinFetchInterval > 0 && !s.lastFetch.IsZero() && s.cfg.Now().Sub(s.lastFetch) < s.cfg.MinFetchInterval {
+		return nil
+	}
+	if err := s.fetchLocked(ctx); err != nil {
+		return err
+	}
+	s.lastFetch = s.cfg.Now()
+	return nil
 }
 
 func (s *Store) fetchLocked(ctx context.Context) error {
-	err := s.remote.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{fetchSpec},
-		Auth:       s.cfg.Auth,
-		Tags:       git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate),
-		errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
+	return fetchSites(ctx, s.repo, s.remote, s.cfg.Site)
+}
+
+// FetchSites copies the remote's notes refs of the named sites to
+// refs/tether-remote/notes/<site> with one ref listing and at most one
+// fetch, whatever the number of sites on the remote; Read on those sites'
+// stores (same repository) then sees them. A site the remote has no notes
+// for is skipped. It ignores MinFetchInterval: the caller batches.
+func (s *Store) FetchSites(ctx context.Context, sites ...string) error {
+	if s.remote == nil || len(sites) == 0 {
 		return nil
-	default:
-		return fmt.Errorf("fetch notes from %s: %w", Redact(s.cfg.RemoteURL), err)
 	}
+	for _, site := range sites {
+		if err := checkSite(site); err != nil {
+			return err
+		}
+	}
+	return fetchSites(ctx, s.repo, s.remote, sites...)
+}
+
+func fetchSites(ctx context.Context, repo *git.Repository, remote *wire.Remote, sites ...string) error {
+	names := make([]plumbing.ReferenceName, len(sites))
+	for i, site := range sites {
+		names[i] = SiteRef(site)
+	}
+	refs, err := remote.Refs(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("list notes refs: %w", err)
+	}
+	var updates []wire.Update
+	for _, site := range sites {
+		h, ok := refs[SiteRef(site)]
+		if !ok {
+			continue
+		}
+		if cur, err := repo.Storer.Reference(RemoteSiteRef(site)); err == nil && cur.Hash() == h {
+			continue
+		}
+		updates = append(updates, wire.Update{Remote: SiteRef(site), Local: RemoteSiteRef(site), Hash: h})
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	if err := remote.Fetch(ctx, repo.Storer, updates...); err != nil {
+		return fmt.Errorf("fetch notes: %w", err)
+	}
+	return nil
 }
 
 // Push publishes the local notes ref. It fetches the remote's ref; if the
@@ -455,18 +533,9 @@ func mergeBlobs(st storer.EncodedObjectStorer, a, b plumbing.Hash) ([]byte, erro
 }
 
 func (s *Store) pushOnce(ctx context.Context, local, remote plumbing.Hash) error {
-	opts := &git.PushOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{config.RefSpec(s.ref + ":" + s.ref)},
-		Auth:       s.cfg.Auth,
-	}
-	if !remote.IsZero() {
-		// Client-side lease; the server enforces the same old value when
-		// it applies the update.
-		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(remote.String() + ":" + string(s.ref))}
-	}
-	err := s.remote.PushContext(ctx, opts)
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+	// The remote applies the update only if the ref is still at remote:
+	// a writer that got in between makes it fail instead of being lost.
+	if err := s.remote.Push(ctx, s.repo.Storer, s.ref, remote, local); err != nil {
 		return err
 	}
 	// Record what the remote now holds so Pending is right without a fetch.
@@ -486,24 +555,10 @@ func (s *Store) Pending(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	exclude := map[plumbing.Hash]struct{}{}
-	if !remote.IsZero() {
-		if err := walkCommits(ctx, s.repo, remote, func(c *object.Commit) bool {
-			exclude[c.Hash] = struct{}{}
-			return true
-		}); err != nil {
-			return 0, err
-		}
-	}
-	n := 0
-	err = walkCommits(ctx, s.repo, local, func(c *object.Commit) bool {
-		if _, ok := exclude[c.Hash]; ok {
-			return false
-		}
-		n++
-		return true
-	})
-	return n, err
+	// A bounded walk: the metric is read after every poll, and the notes
+	// history grows by one commit per outcome.
+	ahead, err := wire.NewCommits(ctx, s.repo.Storer, local, remote)
+	return len(ahead), err
 }
 
 // History is History for the store's repository.

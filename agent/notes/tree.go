@@ -3,6 +3,7 @@ package notes
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -222,4 +223,77 @@ func readBlob(st storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
 		return nil, fmt.Errorf("read note blob %s: %w", h, err)
 	}
 	return b, nil
+}
+
+// noteIndex is the note map of one notes commit grouped by the first two
+// hex digits, with the hash of the subtree each group is written as under
+// a fan-out of 1 (256 to 65,535 notes): adding a note then rewrites one
+// subtree and the root instead of all 256 subtrees. Other sizes are
+// rewritten whole, as writeNoteTree does; the trees are the same either way.
+type noteIndex struct {
+	head   plumbing.Hash // the notes commit described
+	groups map[string]noteMap
+	sub    map[string]plumbing.Hash // group → subtree; missing: not written yet
+	count  int
+}
+
+func loadNoteIndex(st storer.EncodedObjectStorer, head plumbing.Hash) (*noteIndex, error) {
+	m, err := readNoteMap(st, head)
+	if err != nil {
+		return nil, err
+	}
+	x := &noteIndex{head: head, groups: map[string]noteMap{}, sub: map[string]plumbing.Hash{}, count: len(m)}
+	for k, v := range m {
+		g := k.String()[:2]
+		if x.groups[g] == nil {
+			x.groups[g] = noteMap{}
+		}
+		x.groups[g][k] = v
+	}
+	return x, nil
+}
+
+func (x *noteIndex) get(commit plumbing.Hash) (plumbing.Hash, bool) {
+	h, ok := x.groups[commit.String()[:2]][commit]
+	return h, ok
+}
+
+// put sets commit's note blob and writes the tree, returning its hash.
+func (x *noteIndex) put(st storer.EncodedObjectStorer, commit, blob plumbing.Hash) (plumbing.Hash, error) {
+	g := commit.String()[:2]
+	if x.groups[g] == nil {
+		x.groups[g] = noteMap{}
+	}
+	if _, ok := x.groups[g][commit]; !ok {
+		x.count++
+	}
+	x.groups[g][commit] = blob
+	delete(x.sub, g)
+	if Fanout(x.count) != 1 {
+		m := make(noteMap, x.count)
+		for _, gm := range x.groups {
+			maps.Copy(m, gm)
+		}
+		return writeNoteTree(st, m)
+	}
+	root := &object.Tree{}
+	for _, g := range slices.Sorted(maps.Keys(x.groups)) {
+		h, ok := x.sub[g]
+		if !ok {
+			names := make([]string, 0, len(x.groups[g]))
+			blobs := make(map[string]plumbing.Hash, len(x.groups[g]))
+			for k, v := range x.groups[g] {
+				names = append(names, k.String())
+				blobs[k.String()] = v
+			}
+			slices.Sort(names)
+			var err error
+			if h, err = writeLevel(st, names, blobs, 1, 1); err != nil {
+				return plumbing.ZeroHash, err
+			}
+			x.sub[g] = h
+		}
+		root.Entries = append(root.Entries, object.TreeEntry{Name: g, Mode: filemode.Dir, Hash: h})
+	}
+	return storeObject(st, root)
 }

@@ -104,6 +104,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		}
 		newStore := func(site string) (*notes.Store, error) {
 			return notes.New(notes.Config{Repo: gitSrc.Repository(), Site: site, RemoteURL: cfg.Repo, Auth: gitSrc.Auth(),
+				Wire: gitSrc.Wire(), MinFetchInterval: notes.PeerFetchInterval,
 				AuthorName: cfg.Git.NotesAuthor, Logger: log})
 		}
 		if own, err = newStore(cfg.Site); err != nil {
