@@ -65,49 +65,17 @@ func (l *loader) checkText(file, path, s string) {
 	}
 }
 
+// validate checks the whole network: network.toml, then every site, link
+// and peer in name order, then that no two of them share a public key.
 func validate(n *Network, l *loader) {
-	nf := n.File
-	if n.Name == "" {
-		l.at(nf, "name", "required", "name is required")
-	} else {
-		l.checkName(nf, "name", "network name", n.Name)
-	}
-	l.checkText(nf, "description", n.Description)
-	d := n.Defaults
-	l.checkMTU(nf, "defaults.mtu", d.MTU)
-	l.checkPort(nf, "defaults.listen_port", d.ListenPort)
-	pool, poolOK := parseASNPool(d.ASNPool)
-	if d.ASNPool != "" && !poolOK {
-		l.at(nf, "defaults.asn_pool", "invalid-value", fmt.Sprintf("asn_pool %q must be \"low-high\", e.g. \"64512-65534\"", d.ASNPool))
-	}
-	if d.RouterOSVersion != "" {
-		l.checkROSVersion(nf, "defaults.routeros_version", d.RouterOSVersion)
-	}
-	switch n.Rollout.Drift {
-	case "", "repair", "report":
-	default:
-		l.at(nf, "rollout.drift", "invalid-value", fmt.Sprintf("drift must be \"repair\" or \"report\", not %q", n.Rollout.Drift))
-	}
-	waveSeen := map[string]bool{}
-	for i, w := range n.Rollout.Waves {
-		for j, s := range w {
-			p := fmt.Sprintf("rollout.waves[%d][%d]", i, j)
-			if n.Sites[s] == nil && !l.broken["site:"+s] {
-				l.at(nf, p, "unknown-site", fmt.Sprintf("no site %q (sites are %s)", s, siteList(n)))
-			} else if waveSeen[s] {
-				l.at(nf, p, "duplicate", fmt.Sprintf("site %q is in more than one wave", s))
-			}
-			waveSeen[s] = true
-		}
-	}
-
+	pool, poolOK := validateNetworkFile(n, l)
 	for _, name := range sortedKeys(n.Sites) {
 		validateSite(n, n.Sites[name], l, pool, poolOK)
 	}
 	for _, name := range sortedKeys(n.Links) {
 		validateLink(n, n.Links[name], l, pool, poolOK)
 	}
-	keys := map[Key]string{}
+	keys := map[Key]string{} // public key -> who uses it
 	for _, name := range sortedKeys(n.Sites) {
 		s := n.Sites[name]
 		for i, w := range s.WireGuard {
@@ -131,8 +99,56 @@ func validate(n *Network, l *loader) {
 	}
 }
 
+// validateNetworkFile checks network.toml: name, description, [defaults]
+// and [rollout]. It returns the ASN pool and whether one is set and valid.
+func validateNetworkFile(n *Network, l *loader) (pool [2]uint32, poolOK bool) {
+	nf := n.File
+	if n.Name == "" {
+		l.at(nf, "name", "required", "name is required")
+	} else {
+		l.checkName(nf, "name", "network name", n.Name)
+	}
+	l.checkText(nf, "description", n.Description)
+	d := n.Defaults
+	l.checkMTU(nf, "defaults.mtu", d.MTU)
+	l.checkPort(nf, "defaults.listen_port", d.ListenPort)
+	pool, poolOK = parseASNPool(d.ASNPool)
+	if d.ASNPool != "" && !poolOK {
+		l.at(nf, "defaults.asn_pool", "invalid-value", fmt.Sprintf("asn_pool %q must be \"low-high\", e.g. \"64512-65534\"", d.ASNPool))
+	}
+	if d.RouterOSVersion != "" {
+		l.checkROSVersion(nf, "defaults.routeros_version", d.RouterOSVersion)
+	}
+	validateRollout(n, l)
+	return pool, poolOK
+}
+
+// validateRollout checks [rollout]: the drift mode, and that every site in
+// a wave exists and is in one wave only.
+func validateRollout(n *Network, l *loader) {
+	nf := n.File
+	switch n.Rollout.Drift {
+	case "", "repair", "report":
+	default:
+		l.at(nf, "rollout.drift", "invalid-value", fmt.Sprintf("drift must be \"repair\" or \"report\", not %q", n.Rollout.Drift))
+	}
+	waveSeen := map[string]bool{}
+	for i, w := range n.Rollout.Waves {
+		for j, s := range w {
+			p := fmt.Sprintf("rollout.waves[%d][%d]", i, j)
+			if n.Sites[s] == nil && !l.broken["site:"+s] {
+				l.at(nf, p, "unknown-site", fmt.Sprintf("no site %q (sites are %s)", s, siteList(n)))
+			} else if waveSeen[s] {
+				l.at(nf, p, "duplicate", fmt.Sprintf("site %q is in more than one wave", s))
+			}
+			waveSeen[s] = true
+		}
+	}
+}
+
 func siteList(n *Network) string { return strings.Join(sortedKeys(n.Sites), ", ") }
 
+// parseASNPool parses "64512-65534"; ok is false unless 0 < low <= high.
 func parseASNPool(s string) ([2]uint32, bool) {
 	lo, hi, ok := strings.Cut(s, "-")
 	a, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 32)
@@ -186,6 +202,8 @@ func siteIfaces(s *Site) map[string]string {
 	return m
 }
 
+// siteLists is the set of interface lists a site may refer to: those its
+// interfaces are in and, on RouterOS, defconf's WAN and LAN.
 func siteLists(s *Site) map[string]bool {
 	m := map[string]bool{}
 	if s.Platform == "routeros" {
