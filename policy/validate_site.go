@@ -31,7 +31,7 @@ func validateSite(n *Network, s *Site, l *loader, pool [2]uint32, poolOK bool) {
 	c := &siteChecker{l: l, n: n, s: s, file: s.File, ros: s.Platform == "routeros", linux: s.Platform == "linux"}
 	c.checkIdentity()
 	c.checkPlatform()
-	c.checkRouting(pool, poolOK)
+	c.checkBGPIdentity(pool, poolOK)
 	declared := c.checkInterfaces()
 	c.checkWireGuard(declared)
 	c.ifaces, c.lists = siteIfaces(s), siteLists(s)
@@ -132,9 +132,9 @@ func (c *siteChecker) checkPlatform() {
 	}
 }
 
-// checkRouting checks the site's BGP identity: asn against the network's
+// checkBGPIdentity checks the site's BGP identity: asn against the network's
 // pool, router_id as IPv4, and the BGP instance name.
-func (c *siteChecker) checkRouting(pool [2]uint32, poolOK bool) {
+func (c *siteChecker) checkBGPIdentity(pool [2]uint32, poolOK bool) {
 	s := c.s
 	if s.ASN != 0 {
 		c.l.checkASN(c.file, "asn", s.ASN, pool, poolOK)
