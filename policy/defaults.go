@@ -64,103 +64,134 @@ func applyDefaults(n *Network) {
 		n.Rollout.Drift = "repair"
 	}
 	for _, s := range n.Sites {
-		if s.Platform == "routeros" && s.RouterOSVersion == "" {
-			s.RouterOSVersion = d.RouterOSVersion
-		}
-		if s.BGP.Instance == "" {
-			s.BGP.Instance = DefaultInstance
-		}
-		s.Health = s.Health.Merge(n.Health)
-		for i := range s.WireGuard {
-			w := &s.WireGuard[i]
-			if w.MTU == 0 {
-				w.MTU = d.MTU
-			}
-			if w.ListenPort == 0 {
-				w.ListenPort = d.ListenPort
-			}
-			if w.Table == "" {
-				w.Table = "auto"
-			}
-		}
-		for i := range s.RoutingTables {
-			if s.RoutingTables[i].ID == 0 {
-				s.RoutingTables[i].ID = TableID(s.RoutingTables[i].Name)
-			}
-		}
-		for i := range s.Firewall {
-			r := &s.Firewall[i]
-			if r.Table == "" {
-				r.Table = "filter"
-			}
-			if r.Family == "" {
-				r.Family = ruleFamily(r)
-			}
-		}
-		for i := range s.RouterAdverts {
-			ra := &s.RouterAdverts[i]
-			if ra.OnLink == nil {
-				ra.OnLink = boolPtr(true)
-			}
-			if ra.Autonomous == nil {
-				ra.Autonomous = boolPtr(true)
-			}
-		}
-		for i := range s.NDPProxy {
-			if s.NDPProxy[i].Method == "" {
-				s.NDPProxy[i].Method = "auto"
-			}
-		}
-		for i := range s.Probes {
-			if s.Probes[i].Count == 0 {
-				s.Probes[i].Count = 3
-			}
-		}
-		for i := range s.VRRP {
-			v := &s.VRRP[i]
-			if v.Priority == 0 {
-				v.Priority = 100
-			}
-			if !v.AdvertInterval.IsSet() {
-				v.AdvertInterval = DurationOf(time.Second)
-			}
-		}
+		applySiteDefaults(s, n)
 	}
 	for _, k := range n.Links {
-		if !k.Keepalive.IsSet() {
-			k.Keepalive = d.Keepalive
-		}
-		for _, e := range []*LinkEnd{&k.A, &k.B} {
-			if !e.Keepalive.IsSet() {
-				e.Keepalive = k.Keepalive
-			}
-			if e.Route == nil {
-				// With a BGP session the routes come from BGP, not from AllowedIPs.
-				e.Route = boolPtr(k.BGP == nil)
-			}
-		}
-		if k.BGP != nil && len(k.BGP.AFI) == 0 {
-			if k.A.Address.Addr().Is4() {
-				k.BGP.AFI = []string{"ip"}
-			} else {
-				k.BGP.AFI = []string{"ipv6"}
-			}
-		}
+		applyLinkDefaults(k, d)
 	}
 	for _, p := range n.Peers {
-		if p.Kind == "" {
-			p.Kind = "laptop"
+		applyPeerDefaults(p, d)
+	}
+}
+
+// applySiteDefaults fills a site from the network's defaults and health,
+// then each section's own defaults.
+func applySiteDefaults(s *Site, n *Network) {
+	if s.Platform == "routeros" && s.RouterOSVersion == "" {
+		s.RouterOSVersion = n.Defaults.RouterOSVersion
+	}
+	if s.BGP.Instance == "" {
+		s.BGP.Instance = DefaultInstance
+	}
+	s.Health = s.Health.Merge(n.Health)
+	for i := range s.WireGuard {
+		w := &s.WireGuard[i]
+		if w.MTU == 0 {
+			w.MTU = n.Defaults.MTU
 		}
-		if p.Profile != nil && p.Profile.Tunnel == "" {
-			p.Profile.Tunnel = "split"
+		if w.ListenPort == 0 {
+			w.ListenPort = n.Defaults.ListenPort
 		}
-		if p.Mesh != nil {
-			if p.Mesh.MTU == 0 {
-				p.Mesh.MTU = d.MTU
-			}
-			if p.Mesh.ListenPort == 0 {
-				p.Mesh.ListenPort = int(p.Mesh.Endpoint.Port)
-			}
+		if w.Table == "" {
+			w.Table = "auto"
+		}
+	}
+	for i := range s.RoutingTables {
+		if s.RoutingTables[i].ID == 0 {
+			s.RoutingTables[i].ID = TableID(s.RoutingTables[i].Name)
+		}
+	}
+	for i := range s.Firewall {
+		r := &s.Firewall[i]
+		if r.Table == "" {
+			r.Table = "filter"
+		}
+		if r.Family == "" {
+			r.Family = ruleFamily(r)
+		}
+	}
+	applyIPv6Defaults(s)
+	applyServiceDefaults(s)
+}
+
+// applyIPv6Defaults: router advertisements offer on-link, autonomous
+// prefixes, and ndppd picks its method itself, unless told otherwise.
+func applyIPv6Defaults(s *Site) {
+	for i := range s.RouterAdverts {
+		ra := &s.RouterAdverts[i]
+		if ra.OnLink == nil {
+			ra.OnLink = boolPtr(true)
+		}
+		if ra.Autonomous == nil {
+			ra.Autonomous = boolPtr(true)
+		}
+	}
+	for i := range s.NDPProxy {
+		if s.NDPProxy[i].Method == "" {
+			s.NDPProxy[i].Method = "auto"
+		}
+	}
+}
+
+// applyServiceDefaults: probes send three packets; VRRP instances have
+// keepalived's priority 100 and a one-second advertisement interval.
+func applyServiceDefaults(s *Site) {
+	for i := range s.Probes {
+		if s.Probes[i].Count == 0 {
+			s.Probes[i].Count = 3
+		}
+	}
+	for i := range s.VRRP {
+		v := &s.VRRP[i]
+		if v.Priority == 0 {
+			v.Priority = 100
+		}
+		if !v.AdvertInterval.IsSet() {
+			v.AdvertInterval = DurationOf(time.Second)
+		}
+	}
+}
+
+// applyLinkDefaults fills a link's keepalive (network, then link, then
+// end), whether each end routes the other's prefixes, and the BGP
+// address families (that of the link addresses).
+func applyLinkDefaults(k *Link, d *Defaults) {
+	if !k.Keepalive.IsSet() {
+		k.Keepalive = d.Keepalive
+	}
+	for _, e := range []*LinkEnd{&k.A, &k.B} {
+		if !e.Keepalive.IsSet() {
+			e.Keepalive = k.Keepalive
+		}
+		if e.Route == nil {
+			// With a BGP session the routes come from BGP, not from AllowedIPs.
+			e.Route = boolPtr(k.BGP == nil)
+		}
+	}
+	if k.BGP != nil && len(k.BGP.AFI) == 0 {
+		if k.A.Address.Addr().Is4() {
+			k.BGP.AFI = []string{"ip"}
+		} else {
+			k.BGP.AFI = []string{"ipv6"}
+		}
+	}
+}
+
+// applyPeerDefaults: a peer is a laptop with a split tunnel unless it says
+// otherwise; a mesh peer takes the network MTU and its endpoint's port.
+func applyPeerDefaults(p *Peer, d *Defaults) {
+	if p.Kind == "" {
+		p.Kind = "laptop"
+	}
+	if p.Profile != nil && p.Profile.Tunnel == "" {
+		p.Profile.Tunnel = "split"
+	}
+	if p.Mesh != nil {
+		if p.Mesh.MTU == 0 {
+			p.Mesh.MTU = d.MTU
+		}
+		if p.Mesh.ListenPort == 0 {
+			p.Mesh.ListenPort = int(p.Mesh.Endpoint.Port)
 		}
 	}
 }
