@@ -592,12 +592,21 @@ func (a *Agent) waitForWaves(ctx context.Context, n *policy.Network, commit stri
 			coupled[side.Remote.Site] = true
 		}
 	}
+	var earlier []string
+	for i := 0; i < mine; i++ {
+		for _, site := range n.Rollout.Waves[i] {
+			if !coupled[site] {
+				earlier = append(earlier, site)
+			}
+		}
+	}
+	results, batchErr := a.results(ctx, commit, earlier)
 	for i := 0; i < mine; i++ {
 		for _, site := range n.Rollout.Waves[i] {
 			if coupled[site] {
 				continue
 			}
-			r, err := a.Notes.Result(ctx, commit, site)
+			r, err := results[site], batchErr
 			switch {
 			case err != nil:
 				return fmt.Sprintf("cannot read %s's note: %v", site, err), ""
@@ -609,6 +618,32 @@ func (a *Agent) waitForWaves(ctx context.Context, n *policy.Network, commit stri
 		}
 	}
 	return "", ""
+}
+
+// resultsReader is a Notebook that reads several sites' results with one
+// fetch (GitNotebook), so a wave check costs what the wave holds, not one
+// round trip per site.
+type resultsReader interface {
+	Results(ctx context.Context, commit string, sites []string) (map[string]string, error)
+}
+
+// results returns each site's latest result for commit.
+func (a *Agent) results(ctx context.Context, commit string, sites []string) (map[string]string, error) {
+	if len(sites) == 0 {
+		return nil, nil
+	}
+	if rr, ok := a.Notes.(resultsReader); ok {
+		return rr.Results(ctx, commit, sites)
+	}
+	out := make(map[string]string, len(sites))
+	for _, site := range sites {
+		r, err := a.Notes.Result(ctx, commit, site)
+		if err != nil {
+			return nil, err
+		}
+		out[site] = r
+	}
+	return out, nil
 }
 
 // farEndGaveUp returns a reason not to apply when the far end of a

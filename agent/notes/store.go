@@ -146,7 +146,7 @@ func New(cfg Config) (*Store, error) {
 		cfg:  cfg,
 		repo: cfg.Repo,
 		ref:  SiteRef(cfg.Site),
-		log:  cfg.Logger.With(zap.String("site", cfg.Site)),
+		log:  cfg.Logger, // the caller's logger carries the site
 	}
 	switch {
 	case cfg.Wire != nil:
