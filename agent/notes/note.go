@@ -37,20 +37,20 @@ type Note struct {
 
 // Attempt is one try at a commit by one site.
 type Attempt struct {
-	Site         string       `toml:"site"`
-	Commit       string       `toml:"commit"`
-	Result       Result       `toml:"result"`
-	Started      time.Time    `toml:"started"`
-	Finished     time.Time    `toml:"finished"`
-	AgentVersion string       `toml:"agent_version,omitempty"`
-	Host         string       `toml:"host,omitempty"`
+	Site         string    `toml:"site"`
+	Commit       string    `toml:"commit"`
+	Result       Result    `toml:"result"`
+	Started      time.Time `toml:"started"`
+	Finished     time.Time `toml:"finished"`
+	AgentVersion string    `toml:"agent_version,omitempty"`
+	Host         string    `toml:"host,omitempty"`
 	// Txn is the device transaction the attempt settled; one transaction is
 	// one attempt even when a restarted agent settles it again.
-	Txn string `toml:"txn,omitempty"`
-	Reason       string       `toml:"reason,omitempty"`
-	Errors       []string     `toml:"errors,omitempty"` // "file:line:col: message"
-	Plan         *PlanSummary `toml:"plan,omitempty"`
-	Checks       []Check      `toml:"check,omitempty"`
+	Txn    string       `toml:"txn,omitempty"`
+	Reason string       `toml:"reason,omitempty"`
+	Errors []string     `toml:"errors,omitempty"` // "file:line:col: message"
+	Plan   *PlanSummary `toml:"plan,omitempty"`
+	Checks []Check      `toml:"check,omitempty"`
 }
 
 // PlanSummary counts a plan's operations and keeps a few of its lines.
