@@ -2,7 +2,6 @@ package rossim
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,10 +18,6 @@ type item struct {
 }
 
 func (it *item) ID() string { return formatID(it.id) }
-
-func (it *item) clone() *item {
-	return &item{id: it.id, attrs: maps.Clone(it.attrs), derived: it.derived}
-}
 
 // table is a menu's ordered list of items. Ids come from a per-table counter
 // and are never reused, like a router's.
