@@ -7,69 +7,69 @@ import (
 	"time"
 )
 
-// LintRule documents one lint check. IDs are stable: tooling and people
-// may refer to them.
+// LintRule is one lint check: its stable ID (tooling and people refer to
+// it), its name, severity and summary, and the function that runs it on
+// every site or on every link. To add a rule, add a row here and its check
+// function below, a row in docs/config.md and a case in testdata/.
 type LintRule struct {
 	ID       string
 	Name     string
 	Severity Severity
 	Summary  string
+	site     func(c lintRun, s *Site) // one of site and link is set
+	link     func(c lintRun, k *Link)
+}
+
+// lintRun is what a check needs: the network, the loader (for positions)
+// and report, which files a finding under the rule being run.
+type lintRun struct {
+	n      *Network
+	l      *loader
+	report func(file, path, format string, args ...any)
 }
 
 // LintRules lists every lint check in ID order.
 var LintRules = []LintRule{
-	{"TL001", "routed-prefix-on-wan", SeverityError, "a routed prefix is configured as a connected prefix on a WAN interface; use a /128 (or /32) anchor and learn the aggregate over BGP"},
-	{"TL002", "endpoint-via-own-tunnel", SeverityWarning, "a WireGuard endpoint is reachable only through the tunnel it establishes; pin a route to it over the underlay"},
-	{"TL003", "ndppd-static-short-prefix", SeverityWarning, "ndppd's static method answers for every address of a prefix shorter than /120, assigned or not (ndppd warns \"Low prefix length\"), for a prefix that is not routed into a tunnel"},
-	{"TL004", "route-duplicates-allowed", SeverityError, "a route through a wg-quick interface duplicates what AllowedIPs already installs (RTNETLINK: File exists)"},
-	{"TL005", "tunnel-in-lan-list", SeverityWarning, "a tunnel interface is in the LAN interface list, exposing LAN-only services to the far end"},
-	{"TL006", "bgp-without-filter", SeverityError, "a BGP session has no import or no export filter"},
-	{"TL007", "link-mtu-mismatch", SeverityWarning, "the two ends of a link use different MTUs"},
-	{"TL008", "link-keepalive-mismatch", SeverityWarning, "the two ends of a link use different persistent keepalives"},
-	{"TL009", "keepalive-missing-behind-nat", SeverityError, "an end behind NAT dials without a persistent keepalive, so the far end cannot reach it once the NAT binding expires"},
-	{"TL010", "duplicate-allowed", SeverityError, "two peers of one interface accept the same prefix; WireGuard silently gives it to only one of them (nested prefixes are fine: longest match wins)"},
-	{"TL011", "rule-after-catch-all", SeverityError, "a firewall rule comes after a catch-all drop or reject in the same chain and never matches"},
-	{"TL012", "accept-after-defconf-drop", SeverityWarning, "an accept rule is appended after RouterOS defconf's final drop; place it before the drop"},
-	{"TL013", "allowed-misses-transit", SeverityWarning, "an end does not accept the far end's transit address, so the far end cannot talk to it over the tunnel (BGP included)"},
-	{"TL014", "forwarding-drops-ra", SeverityWarning, "forwarding is on but accept_ra is not 2 on the upstream interface, so the host loses its own default route when the RA route expires"},
-	{"TL015", "duplicate-rule-comment", SeverityError, "two RouterOS rules in one chain share a comment, which tether uses to recognise them"},
-	{"TL016", "ra-prefix-outside-route", SeverityWarning, "a router advertisement announces a route for a covering prefix that does not contain the advertised /64, so hosts send the other sites' traffic elsewhere"},
-	{"TL017", "import-accepts-nothing-offered", SeverityWarning, "a BGP import filter accepts none of the prefixes the far end announces, so the session comes up and carries nothing"},
-	{"TL018", "ndppd-solicits-into-wireguard", SeverityWarning, "ndppd's auto or iface method confirms each address by soliciting it on the interface the prefix routes to; through WireGuard (no link layer, multicast in no peer's allowed IPs) no answer comes back, so the proxy never answers upstream; use static"},
-	{"TL019", "deadman-margin-under-probe-round", SeverityWarning, "the dead-man margin is shorter than one round of the site's health checks, so the device may revert itself while the gate's last round still runs and the note shows the device's revert instead of the failure"},
-	{"TL020", "endpoint-port-not-listened", SeverityWarning, "the port in a link end's endpoint is not the port that end's WireGuard interface listens on, so the far end dials a port nobody answers (unless a port forward maps one to the other)"},
-	{"TL021", "default-import-never-sent", SeverityWarning, "an end imports the default route but the far end neither originates nor exports one, so the session carries no default"},
-	{"TL022", "wg-route-on-bgp-link", SeverityWarning, "route = true on a link whose prefixes BGP carries: wg-quick installs static routes that stay when the session drops"},
+	{"TL001", "routed-prefix-on-wan", SeverityError, "a routed prefix is configured as a connected prefix on a WAN interface; use a /128 (or /32) anchor and learn the aggregate over BGP", lintRoutedPrefixOnWAN, nil},
+	{"TL002", "endpoint-via-own-tunnel", SeverityWarning, "a WireGuard endpoint is reachable only through the tunnel it establishes; pin a route to it over the underlay", nil, lintEndpointViaOwnTunnel},
+	{"TL003", "ndppd-static-short-prefix", SeverityWarning, "ndppd's static method answers for every address of a prefix shorter than /120, assigned or not (ndppd warns \"Low prefix length\"), for a prefix that is not routed into a tunnel", lintNdppdStaticShort, nil},
+	{"TL004", "route-duplicates-allowed", SeverityError, "a route through a wg-quick interface duplicates what AllowedIPs already installs (RTNETLINK: File exists)", lintRouteDuplicatesAllowed, nil},
+	{"TL005", "tunnel-in-lan-list", SeverityWarning, "a tunnel interface is in the LAN interface list, exposing LAN-only services to the far end", lintTunnelInLANList, nil},
+	{"TL006", "bgp-without-filter", SeverityError, "a BGP session has no import or no export filter", nil, lintBGPWithoutFilter},
+	{"TL007", "link-mtu-mismatch", SeverityWarning, "the two ends of a link use different MTUs", nil, lintLinkMTUMismatch},
+	{"TL008", "link-keepalive-mismatch", SeverityWarning, "the two ends of a link use different persistent keepalives", nil, lintLinkKeepaliveMismatch},
+	{"TL009", "keepalive-missing-behind-nat", SeverityError, "an end behind NAT dials without a persistent keepalive, so the far end cannot reach it once the NAT binding expires", nil, lintKeepaliveBehindNAT},
+	{"TL010", "duplicate-allowed", SeverityError, "two peers of one interface accept the same prefix; WireGuard silently gives it to only one of them (nested prefixes are fine: longest match wins)", lintDuplicateAllowed, nil},
+	{"TL011", "rule-after-catch-all", SeverityError, "a firewall rule comes after a catch-all drop or reject in the same chain and never matches", lintRuleAfterCatchAll, nil},
+	{"TL012", "accept-after-defconf-drop", SeverityWarning, "an accept rule is appended after RouterOS defconf's final drop; place it before the drop", lintAcceptAfterDefconfDrop, nil},
+	{"TL013", "allowed-misses-transit", SeverityWarning, "an end does not accept the far end's transit address, so the far end cannot talk to it over the tunnel (BGP included)", nil, lintAllowedMissesTransit},
+	{"TL014", "forwarding-drops-ra", SeverityWarning, "forwarding is on but accept_ra is not 2 on the upstream interface, so the host loses its own default route when the RA route expires", lintForwardingDropsRA, nil},
+	{"TL015", "duplicate-rule-comment", SeverityError, "two RouterOS rules in one chain share a comment, which tether uses to recognise them", lintDuplicateRuleComment, nil},
+	{"TL016", "ra-prefix-outside-route", SeverityWarning, "a router advertisement announces a route for a covering prefix that does not contain the advertised /64, so hosts send the other sites' traffic elsewhere", lintRAPrefixOutsideRoute, nil},
+	{"TL017", "import-accepts-nothing-offered", SeverityWarning, "a BGP import filter accepts none of the prefixes the far end announces, so the session comes up and carries nothing", nil, lintImportAcceptsNothing},
+	{"TL018", "ndppd-solicits-into-wireguard", SeverityWarning, "ndppd's auto or iface method confirms each address by soliciting it on the interface the prefix routes to; through WireGuard (no link layer, multicast in no peer's allowed IPs) no answer comes back, so the proxy never answers upstream; use static", lintNdppdSolicitsIntoWireGuard, nil},
+	{"TL019", "deadman-margin-under-probe-round", SeverityWarning, "the dead-man margin is shorter than one round of the site's health checks, so the device may revert itself while the gate's last round still runs and the note shows the device's revert instead of the failure", lintDeadmanMarginUnderProbeRound, nil},
+	{"TL020", "endpoint-port-not-listened", SeverityWarning, "the port in a link end's endpoint is not the port that end's WireGuard interface listens on, so the far end dials a port nobody answers (unless a port forward maps one to the other)", nil, lintEndpointPortNotListened},
+	{"TL021", "default-import-never-sent", SeverityWarning, "an end imports the default route but the far end neither originates nor exports one, so the session carries no default", nil, lintDefaultImportNeverSent},
+	{"TL022", "wg-route-on-bgp-link", SeverityWarning, "route = true on a link whose prefixes BGP carries: wg-quick installs static routes that stay when the session drops", nil, lintWGRouteOnBGPLink},
 }
 
-func lintName(id string) string {
-	for _, r := range LintRules {
-		if r.ID == id {
-			return r.Name
-		}
-	}
-	return id
-}
-
-func (l *loader) lintf(file, path, id string, format string, args ...any) {
-	sev := SeverityWarning
-	for _, r := range LintRules {
-		if r.ID == id {
-			sev = r.Severity
-		}
-	}
-	l.report(file, path, id, sev, fmt.Sprintf(format, args...)+" ("+lintName(id)+")")
-}
-
+// lint runs every rule on every site and link; findings are sorted later.
 func lint(n *Network, l *loader) {
-	for _, name := range n.SiteNames() {
-		s := n.Sites[name]
-		lintSite(n, s, l)
-		lintInferredRoutedOnWAN(n, s, l)
-	}
-	for _, name := range n.LinkNames() {
-		lintLink(n, n.Links[name], l)
-		lintLinkLinux(n, n.Links[name], l)
+	for _, r := range LintRules {
+		c := lintRun{n: n, l: l, report: func(file, path, format string, args ...any) {
+			l.report(file, path, r.ID, r.Severity, fmt.Sprintf(format, args...)+" ("+r.Name+")")
+		}}
+		if r.site != nil {
+			for _, name := range n.SiteNames() {
+				r.site(c, n.Sites[name])
+			}
+		}
+		if r.link != nil {
+			for _, name := range n.LinkNames() {
+				r.link(c, n.Links[name])
+			}
+		}
 	}
 }
 
@@ -89,9 +89,9 @@ func isWAN(s *Site, iface string) bool {
 	return false
 }
 
-func lintSite(n *Network, s *Site, l *loader) {
-	f := s.File
-	// TL001: the routed prefix must not be connected on the WAN.
+// lintRoutedPrefixOnWAN (TL001): a routed prefix must not be connected on
+// the WAN, whether declared (routed_prefixes) or inferred from the links.
+func lintRoutedPrefixOnWAN(c lintRun, s *Site) {
 	for i, a := range s.Addresses {
 		if !a.Address.IsValid() || !isWAN(s, a.Interface) || a.Address.Bits() == a.Address.Addr().BitLen() {
 			continue
@@ -99,63 +99,84 @@ func lintSite(n *Network, s *Site, l *loader) {
 		conn := a.Address.Masked()
 		for _, rp := range s.RoutedPrefixes {
 			if rp.IsValid() && conn.Overlaps(rp.Prefix) {
-				l.lintf(f, fmt.Sprintf("address[%d].address", i), "TL001",
+				c.report(s.File, fmt.Sprintf("address[%d].address", i),
 					"%s makes the routed prefix %s connected on WAN interface %s; configure the provider address as %s/%d and let BGP carry the aggregate",
 					a.Address, rp, a.Interface, a.Address.Addr(), a.Address.Addr().BitLen())
 			}
 		}
 	}
-	// TL003: ndppd static on short prefixes answers for unassigned
-	// addresses too. For a prefix routed whole into a tunnel that is what
-	// is wanted (TL018), so only other prefixes are warned about.
+	lintInferredRoutedOnWAN(c, s)
+}
+
+// lintNdppdStaticShort (TL003): ndppd static on short prefixes answers for
+// unassigned addresses too. For a prefix routed whole into a tunnel that is
+// what is wanted (TL018), so only other prefixes are warned about.
+func lintNdppdStaticShort(c lintRun, s *Site) {
 	for i, x := range s.NDPProxy {
-		if x.Method == "static" && x.Prefix.IsValid() && x.Prefix.Bits() < 120 && s.tunnelRouting(n, x.Prefix.Prefix) == "" {
-			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].method", i), "TL003", "ndppd will answer for every address of %s, assigned or not, and logs \"Low prefix length\"; where the prefix is on a link that does neighbour discovery, method = \"auto\" answers only for addresses in use", x.Prefix)
+		if x.Method == "static" && x.Prefix.IsValid() && x.Prefix.Bits() < 120 && s.tunnelRouting(c.n, x.Prefix.Prefix) == "" {
+			c.report(s.File, fmt.Sprintf("ndp_proxy[%d].method", i), "ndppd will answer for every address of %s, assigned or not, and logs \"Low prefix length\"; where the prefix is on a link that does neighbour discovery, method = \"auto\" answers only for addresses in use", x.Prefix)
 		}
 	}
-	// TL018: auto and iface make ndppd solicit the target on the
-	// downstream interface and answer only when the target does. Measured
-	// in test/e2e (ndppd 0.2.5, wireguard-go): the solicitation to
-	// ff02::1:ffXX:XXXX is in no peer's allowed IPs and never leaves wg0.
+}
+
+// lintNdppdSolicitsIntoWireGuard (TL018): auto and iface make ndppd solicit
+// the target on the downstream interface and answer only when the target
+// does. Measured in test/e2e (ndppd 0.2.5, wireguard-go): the solicitation
+// to ff02::1:ffXX:XXXX is in no peer's allowed IPs and never leaves wg0.
+func lintNdppdSolicitsIntoWireGuard(c lintRun, s *Site) {
 	for i, x := range s.NDPProxy {
 		if x.Method == "static" || !x.Prefix.IsValid() {
 			continue
 		}
 		via := x.Via
 		if x.Method != "iface" {
-			via = s.tunnelRouting(n, x.Prefix.Prefix)
+			via = s.tunnelRouting(c.n, x.Prefix.Prefix)
 		}
 		if via != "" && s.wireguardOf(via) != nil {
-			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].method", i), "TL018", "%s routes into WireGuard interface %s, which carries no neighbour solicitations, so ndppd's %s method never confirms an address and never answers on %s; use method = \"static\"", x.Prefix, via, methodOrAuto(x.Method), x.Interface)
+			c.report(s.File, fmt.Sprintf("ndp_proxy[%d].method", i), "%s routes into WireGuard interface %s, which carries no neighbour solicitations, so ndppd's %s method never confirms an address and never answers on %s; use method = \"static\"", x.Prefix, via, methodOrAuto(x.Method), x.Interface)
 		}
 	}
-	// TL019: the gate judges its deadline after each round of checks, so
-	// the last round may end up to one round after the deadline; the
-	// device's own revert must not come first.
-	if round := probeRound(s.Platform, n.HealthChecks(s.Name)); round > 0 {
-		if margin := s.Health.DeadmanMargin.Duration; margin > 0 && margin < round+deadmanSlack {
-			file, path := f, "health"
-			for _, cand := range []string{f, "network.toml"} {
-				if ps := l.pos[cand]; ps != nil {
-					if _, ok := ps.lookup("health.deadman_margin"); ok {
-						file, path = cand, "health.deadman_margin"
-						break
-					}
-				}
+}
+
+// lintDeadmanMarginUnderProbeRound (TL019): the gate judges its deadline
+// after each round of checks, so the last round may end up to one round
+// after the deadline; the device's own revert must not come first.
+func lintDeadmanMarginUnderProbeRound(c lintRun, s *Site) {
+	round := probeRound(s.Platform, c.n.HealthChecks(s.Name))
+	margin := s.Health.DeadmanMargin.Duration
+	if round <= 0 || margin <= 0 || margin >= round+deadmanSlack {
+		return
+	}
+	file, path := s.File, "health"
+	for _, cand := range []string{s.File, "network.toml"} {
+		if ps := c.l.pos[cand]; ps != nil {
+			if _, ok := ps.lookup("health.deadman_margin"); ok {
+				file, path = cand, "health.deadman_margin"
+				break
 			}
-			atLeast := (round + deadmanSlack + time.Second - 1).Truncate(time.Second)
-			l.lintf(file, path, "TL019", "%s: deadman_margin %s is shorter than one round of its health checks (~%s) plus %s to revert; make it at least %s", s.Name, margin, round.Round(time.Second), deadmanSlack, atLeast)
 		}
 	}
-	// TL014: forwarding turns RA processing off unless accept_ra = 2.
-	fwd := s.Sysctl["net.ipv6.conf.all.forwarding"] == "1"
+	atLeast := (round + deadmanSlack + time.Second - 1).Truncate(time.Second)
+	c.report(file, path, "%s: deadman_margin %s is shorter than one round of its health checks (~%s) plus %s to revert; make it at least %s", s.Name, margin, round.Round(time.Second), deadmanSlack, atLeast)
+}
+
+// lintForwardingDropsRA (TL014): forwarding turns RA processing off unless
+// accept_ra = 2.
+func lintForwardingDropsRA(c lintRun, s *Site) {
+	if s.Sysctl["net.ipv6.conf.all.forwarding"] != "1" {
+		return
+	}
 	for i, x := range s.NDPProxy {
-		if fwd && s.Sysctl["net.ipv6.conf."+x.Interface+".accept_ra"] != "2" {
-			l.lintf(f, fmt.Sprintf("ndp_proxy[%d].interface", i), "TL014", "net.ipv6.conf.all.forwarding = 1 makes %s drop router advertisements; set sysctl \"net.ipv6.conf.%s.accept_ra\" = \"2\"", x.Interface, x.Interface)
+		if s.Sysctl["net.ipv6.conf."+x.Interface+".accept_ra"] != "2" {
+			c.report(s.File, fmt.Sprintf("ndp_proxy[%d].interface", i), "net.ipv6.conf.all.forwarding = 1 makes %s drop router advertisements; set sysctl \"net.ipv6.conf.%s.accept_ra\" = \"2\"", x.Interface, x.Interface)
 		}
 	}
-	// TL016: the route information option should cover the site's /64
-	// (fd00:1234:a::/64 is not inside fd00:1234::/48: it is fd00:1234:000a::).
+}
+
+// lintRAPrefixOutsideRoute (TL016): the route information option should
+// cover the site's /64 (fd00:1234:a::/64 is not inside fd00:1234::/48: it
+// is fd00:1234:000a::).
+func lintRAPrefixOutsideRoute(c lintRun, s *Site) {
 	for i, ra := range s.RouterAdverts {
 		if len(ra.Routes) == 0 {
 			continue
@@ -168,42 +189,54 @@ func lintSite(n *Network, s *Site, l *loader) {
 				}
 			}
 			if p.IsValid() && !covered {
-				l.lintf(f, fmt.Sprintf("router_advertisement[%d].prefixes[%d]", i, j), "TL016", "%s is not inside any advertised route (%v); check the hex groups: fd00:1234:a::/64 is fd00:1234:000a::/64", p, prefixes(ra.Routes))
+				c.report(s.File, fmt.Sprintf("router_advertisement[%d].prefixes[%d]", i, j), "%s is not inside any advertised route (%v); check the hex groups: fd00:1234:a::/64 is fd00:1234:000a::/64", p, prefixes(ra.Routes))
 			}
 		}
 	}
-	// TL005: tunnels do not belong in the LAN list.
+}
+
+// lintTunnelInLANList (TL005): tunnels do not belong in the LAN list.
+func lintTunnelInLANList(c lintRun, s *Site) {
 	for i, w := range s.WireGuard {
 		for j, ls := range w.Lists {
 			if strings.EqualFold(ls, "LAN") {
-				l.lintf(f, fmt.Sprintf("wireguard[%d].lists[%d]", i, j), "TL005", "%s is in the LAN interface list, which exposes every LAN-only service to the far end; accept what the tunnel needs with a firewall rule instead", w.Name)
+				c.report(s.File, fmt.Sprintf("wireguard[%d].lists[%d]", i, j), "%s is in the LAN interface list, which exposes every LAN-only service to the far end; accept what the tunnel needs with a firewall rule instead", w.Name)
 			}
 		}
 	}
-	// TL004: on Linux, a route through a wg-quick interface with Table=auto duplicates AllowedIPs.
-	if s.Platform == "linux" {
-		peers := n.WireGuardPeers(s.Name)
-		for i, r := range s.Routes {
-			w := s.wireguardOf(r.Gateway)
-			if w == nil || w.Table == "off" || !r.Dst.IsValid() {
+}
+
+// lintRouteDuplicatesAllowed (TL004): on Linux, a route through a wg-quick
+// interface with Table=auto duplicates AllowedIPs.
+func lintRouteDuplicatesAllowed(c lintRun, s *Site) {
+	if s.Platform != "linux" {
+		return
+	}
+	peers := c.n.WireGuardPeers(s.Name)
+	for i, r := range s.Routes {
+		w := s.wireguardOf(r.Gateway)
+		if w == nil || w.Table == "off" || !r.Dst.IsValid() {
+			continue
+		}
+		for _, p := range peers {
+			if p.Interface != w.Name || !p.Route {
 				continue
 			}
-			for _, p := range peers {
-				if p.Interface != w.Name || !p.Route {
-					continue
-				}
-				for _, a := range p.Allowed {
-					if a == r.Dst.Prefix {
-						l.lintf(f, fmt.Sprintf("route[%d]", i), "TL004", "wg-quick already installs %s dev %s from the AllowedIPs of %s; remove this route", r.Dst, w.Name, p.Name)
-					}
+			for _, a := range p.Allowed {
+				if a == r.Dst.Prefix {
+					c.report(s.File, fmt.Sprintf("route[%d]", i), "wg-quick already installs %s dev %s from the AllowedIPs of %s; remove this route", r.Dst, w.Name, p.Name)
 				}
 			}
 		}
 	}
-	// TL010: the same allowed prefix on two peers of one interface. Nested
-	// prefixes are the normal hub pattern (longest match wins); an identical
-	// prefix silently moves to whichever peer was configured last.
-	peers := n.WireGuardPeers(s.Name)
+}
+
+// lintDuplicateAllowed (TL010): the same allowed prefix on two peers of one
+// interface. Nested prefixes are the normal hub pattern (longest match
+// wins); an identical prefix silently moves to whichever peer was
+// configured last.
+func lintDuplicateAllowed(c lintRun, s *Site) {
+	peers := c.n.WireGuardPeers(s.Name)
 	for i := range peers {
 		for j := i + 1; j < len(peers); j++ {
 			a, b := peers[i], peers[j]
@@ -213,42 +246,70 @@ func lintSite(n *Network, s *Site, l *loader) {
 			for _, pa := range a.Allowed {
 				for _, pb := range b.Allowed {
 					if pa.Masked() == pb.Masked() {
-						file, path := peerSource(n, s.Name, b)
-						l.lintf(file, path, "TL010", "on %s of %s, peers %s and %s both accept %s; WireGuard gives it to only one of them", a.Interface, s.Name, a.Name, b.Name, pb.Masked())
+						file, path := peerSource(c.n, s.Name, b)
+						c.report(file, path, "on %s of %s, peers %s and %s both accept %s; WireGuard gives it to only one of them", a.Interface, s.Name, a.Name, b.Name, pb.Masked())
 					}
 				}
 			}
 		}
 	}
-	// TL011, TL012, TL015: firewall order.
-	type chainKey struct{ fam, table, chain string }
+}
+
+// chainKey names one firewall chain of one family.
+type chainKey struct{ fam, table, chain string }
+
+// lintRuleAfterCatchAll (TL011): a rule appended after a catch-all drop or
+// reject in its chain never matches.
+func lintRuleAfterCatchAll(c lintRun, s *Site) {
 	catchAll := map[chainKey]int{}
-	comments := map[string]int{}
-	defconf := s.Platform == "routeros" && (s.Defconf == nil || *s.Defconf)
 	for i, r := range s.Firewall {
-		p := fmt.Sprintf("firewall[%d]", i)
+		if r.PlaceBefore != "" {
+			continue
+		}
 		for _, fam := range families(r.Family) {
 			k := chainKey{fam, r.Table, r.Chain}
-			if r.PlaceBefore == "" {
-				if j, ok := catchAll[k]; ok {
-					l.lintf(f, p, "TL011", "this rule comes after the catch-all %s in firewall[%d] (%s %s) and never matches; move it before or use place_before", s.Firewall[j].Action, j, fam, r.Chain)
-				}
-				if (r.Action == "drop" || r.Action == "reject") && !r.hasMatch() && !r.Disabled {
-					if _, ok := catchAll[k]; !ok {
-						catchAll[k] = i
-					}
-				}
+			if j, ok := catchAll[k]; ok {
+				c.report(s.File, fmt.Sprintf("firewall[%d]", i), "this rule comes after the catch-all %s in firewall[%d] (%s %s) and never matches; move it before or use place_before", s.Firewall[j].Action, j, fam, r.Chain)
 			}
-			if s.Platform == "routeros" && r.Comment != "" {
-				ck := fam + "/" + r.Table + "/" + r.Chain + "/" + r.Comment
-				if j, dup := comments[ck]; dup {
-					l.lintf(f, p+".comment", "TL015", "firewall[%d] has the same comment in %s %s %s", j, fam, r.Table, r.Chain)
+			if (r.Action == "drop" || r.Action == "reject") && !r.hasMatch() && !r.Disabled {
+				if _, ok := catchAll[k]; !ok {
+					catchAll[k] = i
 				}
-				comments[ck] = i
 			}
 		}
-		if defconf && r.Table == "filter" && r.Action == "accept" && r.PlaceBefore == "" && (r.Chain == "input" || r.Chain == "forward") {
-			l.lintf(f, p, "TL012", "defconf ends the %s chain with a drop, so an appended accept never matches; set place_before = %q", r.Chain, DefconfDropComment(r.Family, r.Chain))
+	}
+}
+
+// lintDuplicateRuleComment (TL015): tether recognises RouterOS rules by
+// comment, so two in one chain must differ.
+func lintDuplicateRuleComment(c lintRun, s *Site) {
+	if s.Platform != "routeros" {
+		return
+	}
+	comments := map[string]int{}
+	for i, r := range s.Firewall {
+		if r.Comment == "" {
+			continue
+		}
+		for _, fam := range families(r.Family) {
+			ck := fam + "/" + r.Table + "/" + r.Chain + "/" + r.Comment
+			if j, dup := comments[ck]; dup {
+				c.report(s.File, fmt.Sprintf("firewall[%d].comment", i), "firewall[%d] has the same comment in %s %s %s", j, fam, r.Table, r.Chain)
+			}
+			comments[ck] = i
+		}
+	}
+}
+
+// lintAcceptAfterDefconfDrop (TL012): defconf ends input and forward with a
+// drop, so an appended accept never matches.
+func lintAcceptAfterDefconfDrop(c lintRun, s *Site) {
+	if s.Platform != "routeros" || (s.Defconf != nil && !*s.Defconf) {
+		return
+	}
+	for i, r := range s.Firewall {
+		if r.Table == "filter" && r.Action == "accept" && r.PlaceBefore == "" && (r.Chain == "input" || r.Chain == "forward") {
+			c.report(s.File, fmt.Sprintf("firewall[%d]", i), "defconf ends the %s chain with a drop, so an appended accept never matches; set place_before = %q", r.Chain, DefconfDropComment(r.Family, r.Chain))
 		}
 	}
 }
@@ -297,71 +358,129 @@ func peerSource(n *Network, site string, p WGPeer) (string, string) {
 	return n.Sites[site].File, ""
 }
 
-func lintLink(n *Network, k *Link, l *loader) {
-	f := k.File
-	sa, sb := n.Sites[k.A.Site], n.Sites[k.B.Site]
+// lintLinkMTUMismatch (TL007): both ends of a link use one MTU.
+func lintLinkMTUMismatch(c lintRun, k *Link) {
+	sa, sb := c.n.Sites[k.A.Site], c.n.Sites[k.B.Site]
 	wa, wb := sa.wireguardOf(k.A.Interface), sb.wireguardOf(k.B.Interface)
 	if wa.MTU != wb.MTU {
-		l.lintf(f, "", "TL007", "%s %s has MTU %d but %s %s has MTU %d; large packets will be dropped one way", sa.Name, wa.Name, wa.MTU, sb.Name, wb.Name, wb.MTU)
+		c.report(k.File, "", "%s %s has MTU %d but %s %s has MTU %d; large packets will be dropped one way", sa.Name, wa.Name, wa.MTU, sb.Name, wb.Name, wb.MTU)
 	}
+}
+
+// lintLinkKeepaliveMismatch (TL008): both ends keep alive at one interval.
+func lintLinkKeepaliveMismatch(c lintRun, k *Link) {
 	ka, kb := k.A.Keepalive.Duration, k.B.Keepalive.Duration
 	if ka != 0 && kb != 0 && ka != kb {
-		l.lintf(f, "b.keepalive", "TL008", "a keeps alive every %s, b every %s", ka, kb)
+		c.report(k.File, "b.keepalive", "a keeps alive every %s, b every %s", ka, kb)
 	}
-	for _, x := range []struct {
-		key          string
-		local, other *LinkEnd
-		bgp          *BGPEnd
-		site         *Site
-	}{{"a", &k.A, &k.B, bgpEnd(k, "a"), sa}, {"b", &k.B, &k.A, bgpEnd(k, "b"), sb}} {
+}
+
+// linkSide is one end of a link seen from that end.
+type linkSide struct {
+	key          string // "a" or "b"
+	local, other *LinkEnd
+	bgp, far     *BGPEnd // nil without [bgp]
+	site         *Site
+}
+
+func linkSides(n *Network, k *Link) []linkSide {
+	return []linkSide{
+		{"a", &k.A, &k.B, bgpEnd(k, "a"), bgpEnd(k, "b"), n.Sites[k.A.Site]},
+		{"b", &k.B, &k.A, bgpEnd(k, "b"), bgpEnd(k, "a"), n.Sites[k.B.Site]},
+	}
+}
+
+// lintKeepaliveBehindNAT (TL009): an end behind NAT must dial, and keep
+// its NAT binding alive.
+func lintKeepaliveBehindNAT(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
 		dials := !x.other.Endpoint.IsZero()
 		if x.local.BehindNAT && dials && x.local.Keepalive.Duration == 0 {
-			l.lintf(f, x.key+".keepalive", "TL009", "%s is behind NAT and dials %s without a keepalive; set keepalive = \"25s\"", x.local.Site, x.other.Site)
+			c.report(k.File, x.key+".keepalive", "%s is behind NAT and dials %s without a keepalive; set keepalive = \"25s\"", x.local.Site, x.other.Site)
 		}
 		if x.local.BehindNAT && !dials {
-			l.lintf(f, x.key+".behind_nat", "TL009", "%s is behind NAT but has no endpoint of %s to dial, so no handshake can start", x.local.Site, x.other.Site)
+			c.report(k.File, x.key+".behind_nat", "%s is behind NAT but has no endpoint of %s to dial, so no handshake can start", x.local.Site, x.other.Site)
 		}
-		if len(x.local.Allowed) > 0 && x.other.Address.IsValid() {
-			ok := false
-			for _, a := range x.local.Allowed {
-				if a.IsValid() && a.Contains(x.other.Address.Addr()) {
-					ok = true
-				}
-			}
-			if !ok {
-				l.lintf(f, x.key+".allowed", "TL013", "%s does not accept %s's transit address %s; add %s/%d to %s.allowed", x.local.Site, x.other.Site, x.other.Address.Addr(), x.other.Address.Addr(), x.other.Address.Addr().BitLen(), x.key)
-			}
+	}
+}
+
+// lintAllowedMissesTransit (TL013): each end accepts the far end's transit
+// address, or nothing (BGP included) crosses the tunnel from it.
+func lintAllowedMissesTransit(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
+		if len(x.local.Allowed) == 0 || !x.other.Address.IsValid() {
+			continue
 		}
-		if x.bgp != nil {
-			if offered := offeredBy(k, x.key); len(offered) > 0 && len(x.bgp.Import) > 0 {
-				accepted := false
-				for _, p := range offered {
-					for _, m := range x.bgp.Import {
-						accepted = accepted || m.Contains(p)
-					}
-				}
-				if !accepted {
-					l.lintf(f, "bgp."+x.key+".import", "TL017", "%s's import filter accepts none of what %s announces (%v); the session would carry nothing", x.local.Site, x.other.Site, offered)
-				}
-			}
-			if len(x.bgp.Import) == 0 {
-				l.lintf(f, "bgp."+x.key+".import", "TL006", "%s has no import filter and would accept every route %s sends; list the prefixes to accept (e.g. import = [\"::/0\"])", x.local.Site, x.other.Site)
-			}
-			if len(x.bgp.Export) == 0 && !x.bgp.DefaultOriginate {
-				l.lintf(f, "bgp."+x.key+".export", "TL006", "%s has no export filter and would announce its whole table to %s; list the prefixes to announce", x.local.Site, x.other.Site)
+		ok := false
+		for _, a := range x.local.Allowed {
+			if a.IsValid() && a.Contains(x.other.Address.Addr()) {
+				ok = true
 			}
 		}
-		// TL020: the far end dials this end's endpoint port; this end's
-		// interface must listen there.
+		if !ok {
+			c.report(k.File, x.key+".allowed", "%s does not accept %s's transit address %s; add %s/%d to %s.allowed", x.local.Site, x.other.Site, x.other.Address.Addr(), x.other.Address.Addr(), x.other.Address.Addr().BitLen(), x.key)
+		}
+	}
+}
+
+// lintImportAcceptsNothing (TL017): an import filter that accepts none of
+// what the far end announces makes a session that carries nothing.
+func lintImportAcceptsNothing(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
+		if x.bgp == nil {
+			continue
+		}
+		offered := offeredBy(k, x.key)
+		if len(offered) == 0 || len(x.bgp.Import) == 0 {
+			continue
+		}
+		accepted := false
+		for _, p := range offered {
+			for _, m := range x.bgp.Import {
+				accepted = accepted || m.Contains(p)
+			}
+		}
+		if !accepted {
+			c.report(k.File, "bgp."+x.key+".import", "%s's import filter accepts none of what %s announces (%v); the session would carry nothing", x.local.Site, x.other.Site, offered)
+		}
+	}
+}
+
+// lintBGPWithoutFilter (TL006): every session filters both ways.
+func lintBGPWithoutFilter(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
+		if x.bgp == nil {
+			continue
+		}
+		if len(x.bgp.Import) == 0 {
+			c.report(k.File, "bgp."+x.key+".import", "%s has no import filter and would accept every route %s sends; list the prefixes to accept (e.g. import = [\"::/0\"])", x.local.Site, x.other.Site)
+		}
+		if len(x.bgp.Export) == 0 && !x.bgp.DefaultOriginate {
+			c.report(k.File, "bgp."+x.key+".export", "%s has no export filter and would announce its whole table to %s; list the prefixes to announce", x.local.Site, x.other.Site)
+		}
+	}
+}
+
+// lintEndpointPortNotListened (TL020): the far end dials this end's
+// endpoint port; this end's interface must listen there.
+func lintEndpointPortNotListened(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
 		if w := x.site.wireguardOf(x.local.Interface); w != nil && x.local.Endpoint.Port != 0 && int(x.local.Endpoint.Port) != w.ListenPort {
-			l.lintf(f, x.key+".endpoint", "TL020", "%s dials %s at port %d, but %s %s listens on %d (%s); make them equal, or keep them apart only behind a port forward",
-				x.other.Site, x.local.Site, x.local.Endpoint.Port, x.local.Site, w.Name, w.ListenPort, l.listenPortSource(x.site, w.Name))
+			c.report(k.File, x.key+".endpoint", "%s dials %s at port %d, but %s %s listens on %d (%s); make them equal, or keep them apart only behind a port forward",
+				x.other.Site, x.local.Site, x.local.Endpoint.Port, x.local.Site, w.Name, w.ListenPort, c.l.listenPortSource(x.site, w.Name))
 		}
-		// TL002: the endpoint must not be reachable only through this tunnel.
-		if dials {
-			if ep, ok := x.other.Endpoint.Addr(); ok {
-				lintEndpoint(n, x.site, k, x.key, x.local, x.bgp, ep, l)
-			}
+	}
+}
+
+// lintEndpointViaOwnTunnel (TL002): the endpoint an end dials must not be
+// reachable only through the tunnel it establishes.
+func lintEndpointViaOwnTunnel(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
+		if x.other.Endpoint.IsZero() {
+			continue
+		}
+		if ep, ok := x.other.Endpoint.Addr(); ok {
+			lintEndpoint(c, x.site, k, x.key, x.local, x.bgp, ep)
 		}
 	}
 }
@@ -398,7 +517,7 @@ func bgpEnd(k *Link, key string) *BGPEnd {
 	return &k.BGP.B
 }
 
-func lintEndpoint(n *Network, s *Site, k *Link, key string, local *LinkEnd, bgp *BGPEnd, ep netip.Addr, l *loader) {
+func lintEndpoint(c lintRun, s *Site, k *Link, key string, local *LinkEnd, bgp *BGPEnd, ep netip.Addr) {
 	var via netip.Prefix // the widest tunnel route covering the endpoint
 	if local.Route != nil && *local.Route {
 		for _, a := range local.Allowed {
@@ -422,7 +541,7 @@ func lintEndpoint(n *Network, s *Site, k *Link, key string, local *LinkEnd, bgp 
 			return // pinned over the underlay
 		}
 	}
-	l.lintf(k.File, key+".site", "TL002", "%s reaches endpoint %s only through %s, which this tunnel (%s) carries; add a [[route]] for %s/%d over the underlay", s.Name, ep, via, local.Interface, ep, ep.BitLen())
+	c.report(k.File, key+".site", "%s reaches endpoint %s only through %s, which this tunnel (%s) carries; add a [[route]] for %s/%d over the underlay", s.Name, ep, via, local.Interface, ep, ep.BitLen())
 }
 
 func methodOrAuto(m string) string {

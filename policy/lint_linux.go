@@ -49,8 +49,8 @@ func inferredRoutes(n *Network, s *Site) (out []netip.Prefix, from map[netip.Pre
 // address whose connected prefix covers what the site routes into a
 // tunnel makes the host answer for that prefix on the WAN (neighbour
 // discovery for addresses that live behind the tunnel).
-func lintInferredRoutedOnWAN(n *Network, s *Site, l *loader) {
-	routed, from := inferredRoutes(n, s)
+func lintInferredRoutedOnWAN(c lintRun, s *Site) {
+	routed, from := inferredRoutes(c.n, s)
 	for i, a := range s.Addresses {
 		if !a.Address.IsValid() || !isWAN(s, a.Interface) || a.Address.Bits() == a.Address.Addr().BitLen() {
 			continue
@@ -68,7 +68,7 @@ func lintInferredRoutedOnWAN(n *Network, s *Site, l *loader) {
 			// captures it; a more specific one inside an inferred
 			// aggregate is the site's own subnet and wins by longest match.
 			if conn.Bits() <= rp.Bits() && conn.Contains(rp.Addr()) {
-				l.lintf(s.File, fmt.Sprintf("address[%d].address", i), "TL001",
+				c.report(s.File, fmt.Sprintf("address[%d].address", i),
 					"%s makes %s connected on WAN interface %s, but %s routes it into a tunnel (%s); configure the provider address as %s/%d and let the tunnel or BGP carry %s",
 					a.Address, rp, a.Interface, s.Name, from[rp], a.Address.Addr(), a.Address.Addr().BitLen(), rp)
 				break
@@ -77,27 +77,28 @@ func lintInferredRoutedOnWAN(n *Network, s *Site, l *loader) {
 	}
 }
 
-// lintLinkLinux runs the link checks of this file.
-func lintLinkLinux(n *Network, k *Link, l *loader) {
-	if k.BGP == nil {
-		return
-	}
-	for _, x := range []struct {
-		key          string
-		local, other *LinkEnd
-		bgp, far     *BGPEnd
-	}{{"a", &k.A, &k.B, &k.BGP.A, &k.BGP.B}, {"b", &k.B, &k.A, &k.BGP.B, &k.BGP.A}} {
-		// TL021: a default imported that the far end never sends.
+// lintDefaultImportNeverSent (TL021): a default imported that the far end
+// never sends.
+func lintDefaultImportNeverSent(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
+		if x.bgp == nil {
+			continue
+		}
 		for _, m := range x.bgp.Import {
 			if !m.Prefix.IsValid() || m.Prefix.Bits() != 0 || m.Min != 0 || sendsDefault(x.far, m.Prefix) {
 				continue
 			}
-			l.lintf(k.File, "bgp."+x.key+".import", "TL021",
+			c.report(k.File, "bgp."+x.key+".import",
 				"%s imports %s but %s neither originates a default (default_originate = true) nor exports %s; the session comes up without a default route",
 				x.local.Site, m.Prefix, x.other.Site, m.Prefix)
 		}
-		// TL022: wg-quick routes for what BGP carries.
-		if x.local.Route == nil || !*x.local.Route {
+	}
+}
+
+// lintWGRouteOnBGPLink (TL022): wg-quick routes for what BGP carries.
+func lintWGRouteOnBGPLink(c lintRun, k *Link) {
+	for _, x := range linkSides(c.n, k) {
+		if x.bgp == nil || x.local.Route == nil || !*x.local.Route {
 			continue
 		}
 		var dup []string
@@ -110,7 +111,7 @@ func lintLinkLinux(n *Network, k *Link, l *loader) {
 			}
 		}
 		if len(dup) > 0 {
-			l.lintf(k.File, x.key+".route", "TL022",
+			c.report(k.File, x.key+".route",
 				"route = true makes wg-quick on %s install %s, which BGP imports from %s too; the static route stays when the session drops, so traffic is not withdrawn with it; remove route = true and let BGP own these routes",
 				x.local.Site, strings.Join(dup, ", "), x.other.Site)
 		}

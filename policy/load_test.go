@@ -208,12 +208,27 @@ func TestLintCases(t *testing.T) {
 	}
 }
 
+// TestLintRulesDocumented: every rule has a unique ID, a name, a summary and
+// exactly one check, and docs/config.md lists it in its table and explains it
+// under its own heading.
 func TestLintRulesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	for _, r := range LintRules {
 		if seen[r.ID] || r.Name == "" || r.Summary == "" {
-			t.Errorf("lint rule %+v duplicated or undocumented", r)
+			t.Errorf("lint rule %s duplicated or without name or summary", r.ID)
 		}
 		seen[r.ID] = true
+		if (r.site == nil) == (r.link == nil) {
+			t.Errorf("lint rule %s must have exactly one check (site or link)", r.ID)
+		}
+		for _, want := range []string{"| " + r.ID + " | " + r.Name + " |", "### " + r.ID + " " + r.Name} {
+			if !strings.Contains(string(doc), want) {
+				t.Errorf("docs/config.md lacks %q", want)
+			}
+		}
 	}
 }
