@@ -25,7 +25,10 @@ type GateConfig struct {
 	Deadline     time.Duration // the change must be healthy by then
 	StableWindow time.Duration // all judged checks healthy together this long
 	Interval     time.Duration // between probes
-	PeerNoteWait time.Duration // how long a two-ended link waits for the far end
+	// HandshakeMaxAge, when set, overrides the network's handshake_max_age
+	// on this agent (its [gate] handshake_max_age).
+	HandshakeMaxAge time.Duration
+	PeerNoteWait    time.Duration // how long a two-ended link waits for the far end
 	// Fail-fast budgets, once no far end is pending (see Gate): a judged
 	// handshake or BGP check failing this long, or a ping, TCP or route
 	// check failing this many rounds in a row while every handshake and

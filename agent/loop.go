@@ -248,7 +248,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	log := a.log().With(zap.String("commit", short(o.Commit)))
 	plan.TxnID = a.txnID()
 	o.TxnID, o.Summary, o.Changes = plan.TxnID, plan.Summary(), plan.Changes
-	checks := n.HealthChecks(a.Site)
+	checks := a.checksOf(n)
 	gate := &Gate{Prober: a.Prober, Clock: a.Clock, Config: cfg}
 	baseline := a.baseline(ctx, gate, prev, checks)
 	e := &Entry{TxnID: plan.TxnID, Site: a.Site, Commit: o.Commit, Step: StepPlanned, Repair: repair, Adopt: o.Result == ResultAdopted, Plan: plan,
@@ -266,7 +266,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	if err := a.Device.Apply(ctx, plan, e.Deadline); err != nil {
 		log.Info("apply failed; reverting", zap.String("step", "apply-failed"), zap.Error(err))
 		e.Reason = "apply failed: " + err.Error()
-		return a.revert(ctx, st, e, o, prevChecks(prev, a.Site))
+		return a.revert(ctx, st, e, o, a.checksOf(prev))
 	}
 	e.Step = StepGating
 	if err := a.Journal.Write(e); err != nil {
@@ -292,7 +292,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	if !res.Passed {
 		log.Info("gate failed; reverting", zap.String("step", "gate-failed"), zap.String("reason", res.Reason), zap.Duration("duration", res.Duration))
 		e.Reason = "gate failed: " + res.Reason
-		return a.revert(ctx, st, e, o, prevChecks(prev, a.Site))
+		return a.revert(ctx, st, e, o, a.checksOf(prev))
 	}
 	e.Step = StepKeeping
 	if err := a.Journal.Write(e); err != nil {
@@ -325,7 +325,7 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 func (a *Agent) baseline(ctx context.Context, gate *Gate, prev *policy.Network, checks []policy.Check) []CheckResult {
 	before := map[string]CheckResult{}
 	if prev != nil {
-		old := prev.HealthChecks(a.Site)
+		old := a.checksOf(prev)
 		for i, r := range gate.Baseline(ctx, old) {
 			before[old[i].Name] = r
 		}
@@ -367,12 +367,21 @@ func (a *Agent) settleProbe(ctx context.Context, checks []policy.Check) []CheckR
 	return res
 }
 
-// prevChecks are the checks of the state a revert returns to.
-func prevChecks(prev *policy.Network, site string) []policy.Check {
-	if prev == nil {
+// checksOf are this site's health checks in network n (nil for no network,
+// e.g. no state to return to), with this agent's handshake age override.
+func (a *Agent) checksOf(n *policy.Network) []policy.Check {
+	if n == nil {
 		return nil
 	}
-	return prev.HealthChecks(site)
+	checks := n.HealthChecks(a.Site)
+	if a.Gate.HandshakeMaxAge > 0 {
+		for i := range checks {
+			if checks[i].Kind == policy.CheckHandshake {
+				checks[i].MaxAge = a.Gate.HandshakeMaxAge
+			}
+		}
+	}
+	return checks
 }
 
 // revert settles a transaction by restoring the prior state, re-probes the
@@ -450,7 +459,7 @@ const DeadmanFiredReason = "the device's dead-man restored the prior state befor
 // poll applies it again.
 func (a *Agent) deadmanFired(ctx context.Context, st *State, e *Entry, o *Outcome, prev *policy.Network) (*Outcome, error) {
 	o.Result, o.Finished, o.Reason = revertedResult(e), a.Clock.Now(), DeadmanFiredReason
-	if checks := prevChecks(prev, a.Site); checks != nil {
+	if checks := a.checksOf(prev); checks != nil {
 		o.AfterRevert = a.Prober.Probe(ctx, checks)
 	}
 	a.log().Info("dead-man fired before keep", zap.String("commit", short(o.Commit)), zap.String("step", "reverted"))

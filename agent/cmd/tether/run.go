@@ -128,7 +128,8 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		Notes: notebook,
 		Clock: agent.RealClock{}, Log: agentLog,
 		Journal: agent.NewJournal(cfg.StateDir), States: agent.NewStateStore(cfg.StateDir),
-		Gate:    agent.GateConfig{Deadline: cfg.Gate.Deadline.Duration, StableWindow: cfg.Gate.StableWindow.Duration},
+		Gate: agent.GateConfig{Deadline: cfg.Gate.Deadline.Duration, StableWindow: cfg.Gate.StableWindow.Duration,
+			HandshakeMaxAge: cfg.Gate.HandshakeMaxAge.Duration},
 		Margin:  cfg.Gate.DeadmanMargin.Duration,
 		Version: version, Host: host,
 	}
