@@ -154,6 +154,7 @@ func TestAgentConfigExampleCoversConfig(t *testing.T) {
 		{"poll_interval", full.PollInterval, min.PollInterval},
 		{"git.notes_author", full.Git.NotesAuthor, min.Git.NotesAuthor},
 		{"git.require_signatures", full.Git.RequireSignatures, min.Git.RequireSignatures},
+		{"git.signed_history", full.Git.SignedHistory, min.Git.SignedHistory},
 		{"routeros.username", full.RouterOS.Username, min.RouterOS.Username},
 		{"routeros.tls", *full.RouterOS.TLS, *min.RouterOS.TLS},
 		{"routeros.timeout", full.RouterOS.Timeout, min.RouterOS.Timeout},

@@ -44,9 +44,12 @@ type Git struct {
 	Username          string `toml:"username"`
 	TokenFile         string `toml:"token_file"`
 	RequireSignatures bool   `toml:"require_signatures"`
-	AllowedSigners    string `toml:"allowed_signers"` // ssh allowed_signers file
-	PGPKeyring        string `toml:"pgp_keyring"`     // armored public keys
-	NotesAuthor       string `toml:"notes_author"`
+	// SignedHistory extends require_signatures from the head to every new
+	// commit a sync brings in.
+	SignedHistory  bool   `toml:"signed_history"`
+	AllowedSigners string `toml:"allowed_signers"` // ssh allowed_signers file
+	PGPKeyring     string `toml:"pgp_keyring"`     // armored public keys
+	NotesAuthor    string `toml:"notes_author"`
 }
 
 // RouterOS says how to reach the router's API.
@@ -211,6 +214,9 @@ func (c *Config) check() []string {
 	case "json", "console":
 	default:
 		bad("log.format", "must be json or console")
+	}
+	if c.Git.SignedHistory && !c.Git.RequireSignatures {
+		bad("git.signed_history", "needs git.require_signatures = true")
 	}
 	if c.Git.RequireSignatures && c.Git.AllowedSigners == "" && c.Git.PGPKeyring == "" {
 		bad("git.require_signatures", "needs git.allowed_signers or git.pgp_keyring")

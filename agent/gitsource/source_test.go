@@ -188,26 +188,3 @@ func TestTreeFS(t *testing.T) {
 		t.Fatal("missing folder: no error")
 	}
 }
-
-func TestNextPoll(t *testing.T) {
-	const iv = 60 * time.Second
-	for _, tc := range []struct {
-		frac, r float64
-		want    time.Duration
-	}{
-		{0, 0.9, iv},
-		{0.2, 0.5, iv},
-		{0.2, 0, 48 * time.Second},
-		{0.2, 1, 72 * time.Second},
-		{0.1, 0.75, 63 * time.Second},
-		{5, 0, 0},
-	} {
-		r := tc.r
-		if got := NextPoll(iv, tc.frac, func() float64 { return r }); got != tc.want {
-			t.Errorf("NextPoll(%v, %v, %v) = %v, want %v", iv, tc.frac, r, got, tc.want)
-		}
-	}
-	if NextPoll(iv, 0.5, nil) != iv || NextPoll(0, 0.5, func() float64 { return 1 }) != 0 {
-		t.Error("edge cases")
-	}
-}

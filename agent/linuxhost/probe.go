@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.zx2c4.com/wireguard/wgctrl"
-
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/policy"
 	linux "github.com/tether-net/tether/render/linux"
@@ -17,20 +15,15 @@ import (
 
 // Prober runs a Linux site's health checks; it satisfies agent.Prober.
 //
-// WireGuard is read in one of two ways. Through the Runner (`wg show IFACE
-// dump`), which works wherever the Runner runs — inside a lab host's mount
-// namespace, where wireguard-go's UAPI socket lives in the host's private
-// /run/wireguard. Or, with InProcess, with wgctrl directly, which needs this
-// process itself to run in the host's network and mount namespaces (an
-// agent on the host, or one started inside a lab host): wgctrl finds
-// wireguard-go's socket in /var/run/wireguard and kernel devices over
-// netlink. BIRD is read with birdc over its control socket, ping and TCP
-// probes run through the Runner.
+// WireGuard is read through the Runner (`wg show IFACE dump`), which works
+// wherever the Runner runs — inside a lab host's mount namespace too, where
+// wireguard-go's UAPI socket lives in the host's private /run/wireguard.
+// BIRD is read with birdc over its control socket, ping and TCP probes run
+// through the Runner.
 type Prober struct {
 	Runner     Runner
 	BirdSocket string           // default DefaultBirdSocket
 	Now        func() time.Time // default time.Now
-	InProcess  bool
 	// BGPProtocol names the BIRD protocol of a session; default
 	// "bgp_" + render/linux.BirdName(session), as bird.conf is rendered.
 	BGPProtocol func(session string) string
@@ -101,26 +94,6 @@ func handshakeResult(s wgPeerState, c policy.Check, now time.Time) (bool, string
 }
 
 func (p *Prober) wgPeers(ctx context.Context, iface string) (map[string]wgPeerState, error) {
-	out := map[string]wgPeerState{}
-	if p.InProcess {
-		c, err := wgctrl.New()
-		if err != nil {
-			return nil, fmt.Errorf("wgctrl: %w", err)
-		}
-		defer c.Close()
-		dev, err := c.Device(iface)
-		if err != nil {
-			return nil, fmt.Errorf("wgctrl %s: %w", iface, err)
-		}
-		for _, pe := range dev.Peers {
-			s := wgPeerState{present: true, rx: pe.ReceiveBytes, tx: pe.TransmitBytes}
-			if !pe.LastHandshakeTime.IsZero() && pe.LastHandshakeTime.Unix() > 0 {
-				s.handshake = pe.LastHandshakeTime
-			}
-			out[pe.PublicKey.String()] = s
-		}
-		return out, nil
-	}
 	dump, err := run(ctx, p.Runner, "wg", "show", iface, "dump")
 	if err != nil {
 		return nil, err

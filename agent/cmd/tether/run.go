@@ -90,10 +90,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		src = dirSource{dir: cfg.Repo}
 		log.Info("repo is a plain directory: no trust checks, notes or history", zap.String("step", "start"))
 	} else {
-		policyName := gitsource.SignNone
-		if cfg.Git.RequireSignatures {
-			policyName = gitsource.SignHead
-		}
+		policyName := signaturePolicy(cfg.Git)
 		gitSrc, err = gitsource.Open(ctx, gitsource.Config{
 			URL: cfg.Repo, Branch: cfg.Branch, StateDir: cfg.StateDir, Logger: log,
 			Auth:  gitsource.AuthConfig{SSHKeyFile: cfg.Git.SSHKeyFile, KnownHostsFile: cfg.Git.KnownHostsFile, TokenFile: cfg.Git.TokenFile, Username: cfg.Git.Username},
@@ -256,4 +253,15 @@ func routerOSConn(rc config.RouterOS) (mikrotik.Conn, error) {
 		c.Address = net.JoinHostPort(strings.Trim(c.Address, "[]"), port)
 	}
 	return c, nil
+}
+
+// signaturePolicy maps the agent's [git] settings to the trust policy.
+func signaturePolicy(g config.Git) gitsource.SignaturePolicy {
+	switch {
+	case g.SignedHistory:
+		return gitsource.SignAll
+	case g.RequireSignatures:
+		return gitsource.SignHead
+	}
+	return gitsource.SignNone
 }
