@@ -50,38 +50,66 @@ func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx
 // Result fetches the notes and returns site's latest settled result for
 // commit (see settledResult).
 func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, error) {
-	g.mu.Lock()
-	s, ok := g.others[site]
-	if !ok {
-		var err error
-		if s, err = g.Other(site); err != nil {
-			g.mu.Unlock()
-			return "", err
-		}
-		if g.others == nil {
-			g.others = map[string]*notes.Store{}
-		}
-		g.others[site] = s
-	}
-	g.mu.Unlock()
-	if err := s.Fetch(ctx); err != nil {
+	attempts, err := g.Attempts(ctx, commit, site)
+	if err != nil {
 		return "", err
 	}
+	return settledResult(attempts), nil
+}
+
+// Attempts fetches site's notes and returns its attempts on commit, oldest
+// first (nil when it has none).
+func (g *GitNotebook) Attempts(ctx context.Context, commit, site string) ([]notes.Attempt, error) {
+	s, err := g.other(site)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Fetch(ctx); err != nil {
+		return nil, err
+	}
+	return readAttempts(ctx, s, commit)
+}
+
+// OwnAttempts returns this site's attempts on commit from its local ref.
+func (g *GitNotebook) OwnAttempts(ctx context.Context, commit string) ([]notes.Attempt, error) {
+	return readAttempts(ctx, g.Own, commit)
+}
+
+func readAttempts(ctx context.Context, s *notes.Store, commit string) ([]notes.Attempt, error) {
 	n, err := s.Read(ctx, plumbing.NewHash(commit))
 	if err != nil || n == nil {
-		return "", err
+		return nil, err
 	}
-	return settledResult(n.Attempts), nil
+	return n.Attempts, nil
+}
+
+// other is the cached read-only view of site's notes.
+func (g *GitNotebook) other(site string) (*notes.Store, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s, ok := g.others[site]; ok {
+		return s, nil
+	}
+	s, err := g.Other(site)
+	if err != nil {
+		return nil, err
+	}
+	if g.others == nil {
+		g.others = map[string]*notes.Store{}
+	}
+	g.others[site] = s
+	return s, nil
 }
 
 // settledResult is the result of the latest attempt that speaks for the
-// commit, or "" when there is none. An adopt only took ownership, so it is
-// skipped; a revert by the device's dead-man after a passed gate is not
+// commit, or "" when there is none. An adopt only took ownership and a
+// gating or witnessed attempt is part of a witnessed gate (a change still in
+// flight, a verdict on another site's change), so they are skipped; a revert by the device's dead-man after a passed gate is not
 // settled, because the site applies the commit again at its next poll.
 func settledResult(attempts []notes.Attempt) string {
 	for i := len(attempts) - 1; i >= 0; i-- {
 		a := attempts[i]
-		if isAdoptResult(string(a.Result)) {
+		if isAdoptResult(string(a.Result)) || a.Result == notes.Gating || a.Result == notes.Witnessed {
 			continue
 		}
 		if a.Result == notes.Reverted && a.Reason == notes.Redact(DeadmanFiredReason) {
@@ -98,7 +126,7 @@ func ToAttempt(o *Outcome) notes.Attempt {
 		Site: o.Site, Commit: o.Commit, Result: notes.Result(o.Result),
 		Started: o.Started.UTC(), Finished: o.Finished.UTC(),
 		AgentVersion: o.Version, Host: o.Host, Reason: notes.Redact(o.Reason), Errors: o.Errors,
-		Txn: o.TxnID,
+		Txn: o.TxnID, Status: o.Status, Witnesses: o.Witnesses,
 	}
 	if len(o.Changes) > 0 {
 		p := &notes.PlanSummary{}
