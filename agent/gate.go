@@ -36,6 +36,10 @@ type GateConfig struct {
 	HandshakeBudget time.Duration
 	BGPBudget       time.Duration
 	ProbeFailures   int
+	// WitnessWait bounds how long a change waits, from publishing its
+	// gating note, for the far ends of its one-ended links to report (0:
+	// no witnessing).
+	WitnessWait time.Duration
 }
 
 // GateResult is the gate's verdict with its evidence.

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"go.uber.org/zap"
 
+	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -68,6 +69,11 @@ type Outcome struct {
 	Host        string         `json:"host"`
 	// GateDuration is how long the health gate ran (0 without a gate).
 	GateDuration time.Duration `json:"gate_duration,omitempty"`
+	// Status is a witnessed outcome's verdict (notes.Healthy, notes.Regressed).
+	Status string `json:"status,omitempty"`
+	// Witnesses are the far ends of the one-ended links the change touches,
+	// with their verdicts (see witness.go).
+	Witnesses []notes.Witness `json:"witnesses,omitempty"`
 }
 
 // Observer sees the result of every sync (the metrics endpoint, the
@@ -140,6 +146,7 @@ func (a *Agent) Sync(ctx context.Context) (*Outcome, error) {
 	if head.IsZero() {
 		return nil, nil // empty repo
 	}
+	a.witness(ctx, st, head.String())
 	if c := head.String(); c != st.Running && c != st.Rejected && !isQuarantined(st, c) {
 		return a.Process(ctx, head)
 	}
@@ -225,6 +232,7 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 	}
 	log.Info("planned", zap.String("step", "plan"), zap.String("digest", plan.Digest), zap.Int("changes", len(plan.Changes)))
 	in := GateInput{TwoEnded: twoEnded, Fresh: touchedPeers(prev, n, a.Site)}
+	o.Witnesses = witnessesOf(prev, n, a.Site, twoEnded)
 	return a.transact(ctx, st, n, prev, plan, o, in, false)
 }
 
@@ -251,14 +259,28 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	checks := a.checksOf(n)
 	gate := &Gate{Prober: a.Prober, Clock: a.Clock, Config: cfg}
 	baseline := a.baseline(ctx, gate, prev, checks)
+	wn := a.witnessBook(cfg)
+	if wn == nil {
+		o.Witnesses = nil
+	}
+	// Witnesses may answer after the gate: the dead-man waits for them too.
+	hold := cfg.Deadline + margin
+	if len(o.Witnesses) > 0 {
+		hold += cfg.WitnessWait
+	}
 	e := &Entry{TxnID: plan.TxnID, Site: a.Site, Commit: o.Commit, Step: StepPlanned, Repair: repair, Adopt: o.Result == ResultAdopted, Plan: plan,
-		Started: o.Started, Baseline: baseline, Deadline: a.Clock.Now().Add(cfg.Deadline + margin)}
+		Started: o.Started, Baseline: baseline, Deadline: a.Clock.Now().Add(hold)}
 	if err := a.Journal.Write(e); err != nil {
 		return nil, err
 	}
 	e.Step = StepApplying
 	if err := a.Journal.Write(e); err != nil {
 		return nil, err
+	}
+	var witnessUntil time.Time
+	if len(o.Witnesses) > 0 {
+		witnessUntil = a.Clock.Now().Add(cfg.WitnessWait)
+		a.announceGating(ctx, o)
 	}
 	log.Info("applying", zap.String("step", string(StepApplying)), zap.String("digest", plan.Digest), zap.Time("deadline", e.Deadline))
 	applyStart := a.Clock.Now()
@@ -292,8 +314,21 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 	if !res.Passed {
 		log.Info("gate failed; reverting", zap.String("step", "gate-failed"), zap.String("reason", res.Reason), zap.Duration("duration", res.Duration))
 		e.Reason = "gate failed: " + res.Reason
+		if len(o.Witnesses) > 0 {
+			o.Witnesses, _ = a.awaitWitnesses(ctx, wn, o, witnessUntil, cfg.Interval, false)
+		}
 		return a.revert(ctx, st, e, o, a.checksOf(prev))
 	}
+	if len(o.Witnesses) > 0 {
+		var regressed string
+		o.Witnesses, regressed = a.awaitWitnesses(ctx, wn, o, witnessUntil, cfg.Interval, true)
+		if regressed != "" {
+			log.Info("a witness reported a regression; reverting", zap.String("step", "witness-regressed"), zap.String("reason", regressed))
+			e.Reason = regressed
+			return a.revert(ctx, st, e, o, a.checksOf(prev))
+		}
+	}
+	a.remember(st, res.Checks)
 	e.Step = StepKeeping
 	if err := a.Journal.Write(e); err != nil {
 		return nil, err
@@ -691,6 +726,7 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 		HandshakeBudget: site.Health.HandshakeBudget.Duration,
 		BGPBudget:       site.Health.BGPBudget.Duration,
 		ProbeFailures:   site.Health.ProbeFailures,
+		WitnessWait:     site.Health.WitnessWait.Duration,
 	}
 	if a.Gate.Deadline > 0 {
 		cfg.Deadline = a.Gate.Deadline
@@ -712,6 +748,9 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 	}
 	if a.Gate.ProbeFailures > 0 {
 		cfg.ProbeFailures = a.Gate.ProbeFailures
+	}
+	if a.Gate.WitnessWait > 0 {
+		cfg.WitnessWait = a.Gate.WitnessWait
 	}
 	return cfg
 }

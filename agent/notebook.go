@@ -51,14 +51,25 @@ func (g *GitNotebook) Publish(ctx context.Context) error { return g.Own.Push(ctx
 // store's MinFetchInterval) and returns site's latest settled result for
 // commit (see settledResult).
 func (g *GitNotebook) Result(ctx context.Context, commit, site string) (string, error) {
-	s, err := g.other(site)
+	attempts, err := g.Attempts(ctx, commit, site)
 	if err != nil {
 		return "", err
 	}
-	if err := s.Fetch(ctx); err != nil {
-		return "", err
+	return settledResult(attempts), nil
+}
+
+// Attempts fetches site's notes ref (only that one; at most once per the
+// store's MinFetchInterval) and returns its attempts on commit, oldest
+// first (nil when it has none).
+func (g *GitNotebook) Attempts(ctx context.Context, commit, site string) ([]notes.Attempt, error) {
+	s, err := g.other(site)
+	if err != nil {
+		return nil, err
 	}
-	return latest(ctx, s, commit)
+	if err := s.Fetch(ctx); err != nil {
+		return nil, err
+	}
+	return readAttempts(ctx, s, commit)
 }
 
 // Results is Result for several sites with one ref listing and at most one
@@ -74,13 +85,29 @@ func (g *GitNotebook) Results(ctx context.Context, commit string, sites []string
 		if err != nil {
 			return nil, err
 		}
-		if out[site], err = latest(ctx, s, commit); err != nil {
+		attempts, err := readAttempts(ctx, s, commit)
+		if err != nil {
 			return nil, err
 		}
+		out[site] = settledResult(attempts)
 	}
 	return out, nil
 }
 
+// OwnAttempts returns this site's attempts on commit from its local ref.
+func (g *GitNotebook) OwnAttempts(ctx context.Context, commit string) ([]notes.Attempt, error) {
+	return readAttempts(ctx, g.Own, commit)
+}
+
+func readAttempts(ctx context.Context, s *notes.Store, commit string) ([]notes.Attempt, error) {
+	n, err := s.Read(ctx, plumbing.NewHash(commit))
+	if err != nil || n == nil {
+		return nil, err
+	}
+	return n.Attempts, nil
+}
+
+// other is the cached read-only view of site's notes.
 func (g *GitNotebook) other(site string) (*notes.Store, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -98,22 +125,15 @@ func (g *GitNotebook) other(site string) (*notes.Store, error) {
 	return s, nil
 }
 
-func latest(ctx context.Context, s *notes.Store, commit string) (string, error) {
-	n, err := s.Read(ctx, plumbing.NewHash(commit))
-	if err != nil || n == nil {
-		return "", err
-	}
-	return settledResult(n.Attempts), nil
-}
-
 // settledResult is the result of the latest attempt that speaks for the
-// commit, or "" when there is none. An adopt only took ownership, so it is
-// skipped; a revert by the device's dead-man after a passed gate is not
+// commit, or "" when there is none. An adopt only took ownership and a
+// gating or witnessed attempt is part of a witnessed gate (a change still in
+// flight, a verdict on another site's change), so they are skipped; a revert by the device's dead-man after a passed gate is not
 // settled, because the site applies the commit again at its next poll.
 func settledResult(attempts []notes.Attempt) string {
 	for i := len(attempts) - 1; i >= 0; i-- {
 		a := attempts[i]
-		if isAdoptResult(string(a.Result)) {
+		if isAdoptResult(string(a.Result)) || a.Result == notes.Gating || a.Result == notes.Witnessed {
 			continue
 		}
 		if a.Result == notes.Reverted && a.Reason == notes.Redact(DeadmanFiredReason) {
@@ -130,7 +150,7 @@ func ToAttempt(o *Outcome) notes.Attempt {
 		Site: o.Site, Commit: o.Commit, Result: notes.Result(o.Result),
 		Started: o.Started.UTC(), Finished: o.Finished.UTC(),
 		AgentVersion: o.Version, Host: o.Host, Reason: notes.Redact(o.Reason), Errors: o.Errors,
-		Txn: o.TxnID,
+		Txn: o.TxnID, Status: o.Status, Witnesses: o.Witnesses,
 	}
 	if len(o.Changes) > 0 {
 		p := &notes.PlanSummary{}

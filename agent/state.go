@@ -22,6 +22,10 @@ type State struct {
 	LastAt      time.Time             `json:"last_at,omitempty"`
 	Rejected    string                `json:"rejected,omitempty"` // last commit recorded as rejected (not retried until the branch moves)
 	Quarantined map[string]Quarantine `json:"quarantined,omitempty"`
+	// Health is each check's last known health (from passed gates and
+	// healthy witness rounds): a witness's baseline, since the far end's
+	// change is usually live by the time the witness sees it.
+	Health map[string]bool `json:"health,omitempty"`
 }
 
 // Quarantine records why a commit is never applied again at this site.

@@ -25,6 +25,7 @@ var DefaultHealth = Health{
 	HandshakeBudget: DurationOf(15 * time.Second),
 	BGPBudget:       DurationOf(75 * time.Second),
 	ProbeFailures:   3,
+	WitnessWait:     DurationOf(60 * time.Second),
 }
 
 // Merge returns h with every unset field taken from base.
@@ -44,6 +45,7 @@ func (h Health) Merge(base Health) Health {
 		HandshakeBudget: pick(h.HandshakeBudget, base.HandshakeBudget),
 		BGPBudget:       pick(h.BGPBudget, base.BGPBudget),
 		ProbeFailures:   cmp.Or(h.ProbeFailures, base.ProbeFailures),
+		WitnessWait:     pick(h.WitnessWait, base.WitnessWait),
 	}
 }
 

@@ -45,6 +45,9 @@ type Health struct {
 	HandshakeBudget Duration `toml:"handshake_budget"` // WireGuard retries a handshake every 5s: three tries (15s)
 	BGPBudget       Duration `toml:"bgp_budget"`       // a session restart after the far end's error wait (75s)
 	ProbeFailures   int      `toml:"probe_failures"`   // ping/TCP/route rounds failed in a row, tunnels and sessions up (3)
+	// WitnessWait bounds how long a change waits for the far ends of the
+	// one-ended links it touches to report their checks (60s; "0s": none).
+	WitnessWait Duration `toml:"witness_wait"`
 }
 
 // Rollout orders sites into waves; a site waits for the previous wave's notes.

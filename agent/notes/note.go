@@ -21,6 +21,20 @@ const (
 	Rejected  Result = "rejected"  // commit refused: untrusted or invalid
 	Unchanged Result = "unchanged" // nothing to do for this site
 	Repaired  Result = "repaired"  // drift on the device corrected
+	// Gating marks a change in flight: applied (or about to be) and under
+	// its gate; the far ends of the links it touches witness it.
+	Gating Result = "gating"
+	// Witnessed is a far end's verdict on another site's change in flight
+	// (Status healthy or regressed, its checks as evidence).
+	Witnessed Result = "witnessed"
+)
+
+// Witness statuses.
+const (
+	Healthy     = "healthy"
+	Regressed   = "regressed"
+	Pending     = "pending"     // asked, not answered yet (in a gating attempt)
+	Unwitnessed = "unwitnessed" // no answer within the bounded wait
 )
 
 // Check statuses.
@@ -51,6 +65,19 @@ type Attempt struct {
 	Errors []string     `toml:"errors,omitempty"` // "file:line:col: message"
 	Plan   *PlanSummary `toml:"plan,omitempty"`
 	Checks []Check      `toml:"check,omitempty"`
+	// Status is a witnessed attempt's verdict (Healthy or Regressed).
+	Status string `toml:"status,omitempty"`
+	// Witnesses are the far ends asked to witness a change: pending in a
+	// gating attempt, their verdicts in the settled one.
+	Witnesses []Witness `toml:"witness,omitempty"`
+}
+
+// Witness is one far end's part in a witnessed gate.
+type Witness struct {
+	Site     string `toml:"site"`
+	Link     string `toml:"link"`
+	Status   string `toml:"status"` // pending | healthy | regressed | unwitnessed
+	Evidence string `toml:"evidence,omitempty"`
 }
 
 // PlanSummary counts a plan's operations and keeps a few of its lines.
@@ -87,8 +114,15 @@ func (n *Note) Header() string {
 	if a.Reason != "" {
 		h += ": " + firstLine(a.Reason)
 	}
-	if len(n.Attempts) > 1 {
-		h += fmt.Sprintf(" [%d attempts]", len(n.Attempts))
+	// A gating attempt announces a try in flight; it is not a try of its own.
+	tries := 0
+	for _, at := range n.Attempts {
+		if at.Result != Gating {
+			tries++
+		}
+	}
+	if tries > 1 {
+		h += fmt.Sprintf(" [%d attempts]", tries)
 	}
 	return h
 }
@@ -187,6 +221,14 @@ func (a Attempt) sanitized() Attempt {
 			cs[i] = c
 		}
 		a.Checks = cs
+	}
+	if a.Witnesses != nil {
+		ws := make([]Witness, len(a.Witnesses))
+		for i, w := range a.Witnesses {
+			w.Evidence = Redact(w.Evidence)
+			ws[i] = w
+		}
+		a.Witnesses = ws
 	}
 	return a
 }

@@ -102,6 +102,13 @@ func runHistory(ctx context.Context, env *cliEnv, args []string) int {
 					line += "  " + a.Reason
 				}
 				fmt.Fprintln(env.stdout, line)
+				for _, w := range a.Witnesses {
+					fmt.Fprintf(env.stdout, "      witness %s on %s: %s", w.Site, w.Link, w.Status)
+					if w.Evidence != "" {
+						fmt.Fprintf(env.stdout, " (%s)", w.Evidence)
+					}
+					fmt.Fprintln(env.stdout)
+				}
 			}
 		}
 	}
