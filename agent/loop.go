@@ -100,6 +100,11 @@ type Agent struct {
 	Drift   string        // "repair" | "report" | "" (network default)
 	Version string
 	Host    string
+	// witnessHead is the head commit the witness side last looked at and
+	// witnessSince when it first saw it (witnessWindow).
+	witnessHead  string
+	witnessSince time.Time
+
 	// NewTxnID makes transaction IDs; nil uses random hex.
 	NewTxnID func() string
 	// Observer, when set, is told about every sync.

@@ -94,6 +94,28 @@ func (g *GitNotebook) Results(ctx context.Context, commit string, sites []string
 	return out, nil
 }
 
+// AttemptsOf is Attempts for several sites with one ref listing and at most
+// one fetch for all of them.
+func (g *GitNotebook) AttemptsOf(ctx context.Context, commit string, sites []string) (map[string][]notes.Attempt, error) {
+	if len(sites) == 0 {
+		return nil, nil
+	}
+	if err := g.Own.FetchSites(ctx, sites...); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]notes.Attempt, len(sites))
+	for _, site := range sites {
+		s, err := g.other(site)
+		if err != nil {
+			return nil, err
+		}
+		if out[site], err = readAttempts(ctx, s, commit); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // OwnAttempts returns this site's attempts on commit from its local ref.
 func (g *GitNotebook) OwnAttempts(ctx context.Context, commit string) ([]notes.Attempt, error) {
 	return readAttempts(ctx, g.Own, commit)

@@ -153,6 +153,17 @@ func (a *Agent) witness(ctx context.Context, st *State, commit string) {
 	if a.Notes == nil || st.Running == "" {
 		return
 	}
+	// Far ends gate a commit within a few polls of its push; looking for
+	// their gating notes costs a fetch per poll, so a witness looks only
+	// for witnessWindow after it first saw the commit at the head. A far
+	// end later than that is kept as unwitnessed.
+	now := a.Clock.Now()
+	if commit != a.witnessHead {
+		a.witnessHead, a.witnessSince = commit, now
+	}
+	if now.Sub(a.witnessSince) > witnessWindow {
+		return
+	}
 	n, problems, err := a.load(ctx, plumbing.NewHash(st.Running))
 	if err != nil || problems.HasErrors() || n.Sites[a.Site] == nil {
 		return
@@ -162,15 +173,19 @@ func (a *Agent) witness(ctx context.Context, st *State, commit string) {
 	if wn == nil {
 		return
 	}
-	asked := map[string]bool{}
+	var fars []string
 	for _, side := range n.LinksOf(a.Site) {
-		far := side.Remote.Site
-		if asked[far] {
-			continue
+		if !slices.Contains(fars, side.Remote.Site) {
+			fars = append(fars, side.Remote.Site)
 		}
-		asked[far] = true
-		attempts, err := wn.Attempts(ctx, commit, far)
-		if err != nil || len(attempts) == 0 {
+	}
+	all, err := attemptsOf(ctx, wn, commit, fars)
+	if err != nil {
+		return
+	}
+	for _, far := range fars {
+		attempts := all[far]
+		if len(attempts) == 0 {
 			continue
 		}
 		g := attempts[len(attempts)-1]
@@ -280,4 +295,30 @@ func summarize(reports []CheckReport) string {
 		return "no checks on the link"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// witnessWindow bounds how long after a commit reaches the head a site keeps
+// looking for its far ends' gating notes on it.
+const witnessWindow = 15 * time.Minute
+
+// sitesAttempts is a WitnessNotes that reads several sites' notes with one
+// fetch (GitNotebook), so a hub's poll costs one request, not one per spoke.
+type sitesAttempts interface {
+	AttemptsOf(ctx context.Context, commit string, sites []string) (map[string][]notes.Attempt, error)
+}
+
+// attemptsOf returns each site's attempts on commit.
+func attemptsOf(ctx context.Context, wn WitnessNotes, commit string, sites []string) (map[string][]notes.Attempt, error) {
+	if sa, ok := wn.(sitesAttempts); ok {
+		return sa.AttemptsOf(ctx, commit, sites)
+	}
+	out := make(map[string][]notes.Attempt, len(sites))
+	for _, site := range sites {
+		at, err := wn.Attempts(ctx, commit, site)
+		if err != nil {
+			return nil, err
+		}
+		out[site] = at
+	}
+	return out, nil
 }

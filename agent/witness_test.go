@@ -208,3 +208,39 @@ func TestWitnessJudgesAgainstItsLastKnownHealth(t *testing.T) {
 		})
 	}
 }
+
+// TestWitnessLooksOnlyWhileACommitIsNew: looking for far ends' gating notes
+// costs a notes fetch per poll, so a site stops looking once a head commit
+// has been at the head for witnessWindow; a far end that late is kept as
+// unwitnessed on its side.
+func TestWitnessLooksOnlyWhileACommitIsNew(t *testing.T) {
+	h, wn := newWitnessHarness(t)
+	files := network(51821)
+	files["links/relay-home.toml"] = "description = \"relay filter v2\"\n" + files["links/relay-home.toml"]
+	c := h.repo.push(files)
+	if o := h.sync(t); o == nil || o.Result != ResultUnchanged {
+		t.Fatalf("home's own outcome: %+v", o)
+	}
+	h.clock.now = h.clock.now.Add(witnessWindow + time.Minute)
+	wn.attempts[c.String()+"/relay"] = []notes.Attempt{{Site: "relay", Commit: c.String(), Result: notes.Gating, Txn: "late",
+		Started: h.clock.now, Witnesses: []notes.Witness{{Site: "home", Link: "relay-home", Status: notes.Pending}}}}
+	h.sync(t)
+	for _, r := range h.notes.byCommit[c.String()] {
+		if r.Result == string(notes.Witnessed) {
+			t.Fatalf("witnessed a change that came %s after the commit: %+v", witnessWindow, r)
+		}
+	}
+	// A new head starts a new window.
+	files["links/relay-home.toml"] = "description = \"relay filter v3\"\n" + network(51821)["links/relay-home.toml"]
+	c2 := h.repo.push(files)
+	wn.attempts[c2.String()+"/relay"] = []notes.Attempt{{Site: "relay", Commit: c2.String(), Result: notes.Gating, Txn: "next",
+		Started: h.clock.now, Witnesses: []notes.Witness{{Site: "home", Link: "relay-home", Status: notes.Pending}}}}
+	h.sync(t)
+	found := false
+	for _, r := range h.notes.byCommit[c2.String()] {
+		found = found || r.Result == string(notes.Witnessed)
+	}
+	if !found {
+		t.Fatal("a gating note on a new head commit was not witnessed")
+	}
+}
