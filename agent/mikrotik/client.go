@@ -44,7 +44,7 @@ type Conn struct {
 	// after another. They are opened on first use and count against the
 	// router's api max-sessions.
 	ProbeSessions int
-	Dial               DialFunc      // default net.Dialer.DialContext
+	Dial          DialFunc // default net.Dialer.DialContext
 	// Tap, when set, wraps the API stream after TLS, so it sees the
 	// sentences in clear (tether doctor --capture).
 	Tap func(net.Conn) net.Conn
