@@ -47,6 +47,7 @@ type Device struct {
 	render   func(*policy.Network, string) (*ros.Config, error)
 	version  string
 	rawAllow []string
+	owned    ownedMenus // menus plans read beyond the rendered ones
 }
 
 var (
