@@ -171,3 +171,38 @@ func TestStaleMenuItemsRemoved(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNoopPlan plans an applied example site again: a full scan of
+// every known menu (what every plan did before the ownedMenus record, and
+// what the first plan of a process still does) against a plan that reads
+// the rendered and recorded menus only.
+func BenchmarkNoopPlan(b *testing.B) {
+	var e example
+	for _, x := range examples(b) {
+		if x.dir == "cgnat-chr-relay" && x.site == "relay" {
+			e = x
+		}
+	}
+	if e.n == nil {
+		b.Skip("cgnat-chr-relay/relay example missing")
+	}
+	l := newLab(b, "7.22.3", !e.defconf)
+	cfg := e.render(b, "7.22.3")
+	l.prepare(b, cfg)
+	l.applyKeep(b, cfg)
+	for _, full := range []bool{true, false} {
+		b.Run(map[bool]string{true: "full-scan", false: "recorded"}[full], func(b *testing.B) {
+			ctx := context.Background()
+			trips := l.dev.Stats().RoundTrips
+			for b.Loop() {
+				if full {
+					l.dev.owned = ownedMenus{}
+				}
+				if _, err := l.dev.PlanConfig(ctx, cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(l.dev.Stats().RoundTrips-trips)/float64(b.N), "roundtrips/op")
+		})
+	}
+}
