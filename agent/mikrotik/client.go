@@ -39,15 +39,15 @@ type Conn struct {
 	ServerName         string        // for verification with CAFile; default the address host
 	Timeout            time.Duration // per API call; default 10s
 	Retries            int           // reconnect attempts per call on transport errors; default 2
+	Dial               DialFunc      // default net.Dialer.DialContext
+	// Tap, when set, wraps the API stream after TLS, so it sees the
+	// sentences in clear (tether doctor --capture).
+	Tap func(net.Conn) net.Conn
 	// ProbeSessions is how many extra API sessions run long read-only
 	// probe commands (/tool/ping) side by side; default 4, 1 runs them one
 	// after another. They are opened on first use and count against the
 	// router's api max-sessions.
 	ProbeSessions int
-	Dial          DialFunc // default net.Dialer.DialContext
-	// Tap, when set, wraps the API stream after TLS, so it sees the
-	// sentences in clear (tether doctor --capture).
-	Tap func(net.Conn) net.Conn
 }
 
 // Stats counts API traffic as this client sees it.
