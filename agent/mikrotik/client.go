@@ -43,6 +43,11 @@ type Conn struct {
 	// Tap, when set, wraps the API stream after TLS, so it sees the
 	// sentences in clear (tether doctor --capture).
 	Tap func(net.Conn) net.Conn
+	// ProbeSessions is how many extra API sessions run long read-only
+	// probe commands (/tool/ping) side by side; default 4, 1 runs them one
+	// after another. They are opened on first use and count against the
+	// router's api max-sessions.
+	ProbeSessions int
 }
 
 // Stats counts API traffic as this client sees it.
@@ -64,6 +69,15 @@ type client struct {
 	nc    net.Conn
 	rc    *routeros.Client
 	stats Stats
+
+	// probes holds the idle probe sessions; probeAll all of them. Each is
+	// a client of its own (serialized, reconnecting), so a ping that waits
+	// seconds for replies blocks neither the main session nor other pings.
+	// go-routeros' async mode does not fit: it registers a command's tag
+	// only after sending it (a fast reply is dropped) and a cancelled call
+	// cancels the reader of every command on the connection.
+	probes   chan *client
+	probeAll []*client
 }
 
 // trap is a command the router refused (!trap): the connection is fine and
@@ -83,6 +97,22 @@ func isTrap(err error) bool {
 }
 
 func newClient(cfg Conn, log *zap.Logger) *client {
+	c := newSession(cfg, log)
+	n := cfg.ProbeSessions
+	if n <= 0 {
+		n = 4
+	}
+	c.probes = make(chan *client, n)
+	for range n {
+		s := newSession(cfg, log)
+		c.probeAll = append(c.probeAll, s)
+		c.probes <- s
+	}
+	return c
+}
+
+// newSession returns one serialized API session that connects lazily.
+func newSession(cfg Conn, log *zap.Logger) *client {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
@@ -235,12 +265,32 @@ func (c *client) drop() {
 	c.nc, c.rc = nil, nil
 }
 
-// Close ends the API session.
+// Close ends the API session and the probe sessions.
 func (c *client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.drop()
+	c.mu.Unlock()
+	for _, s := range c.probeAll {
+		_ = s.Close()
+	}
 	return nil
+}
+
+// runProbe runs a read-only command on an idle probe session, waiting for
+// one when all are busy, so probes run side by side with each other and
+// with the main session's reads.
+func (c *client) runProbe(ctx context.Context, words ...string) (*reply, error) {
+	if writeVerbs[verbOf(words[0])] {
+		return nil, fmt.Errorf("%s: not a read-only command", words[0])
+	}
+	var s *client
+	select {
+	case s = <-c.probes:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { c.probes <- s }()
+	return s.run(ctx, words...)
 }
 
 // reply is one command's answer: the !re rows and the !done attributes.
@@ -309,8 +359,17 @@ func (c *client) run(ctx context.Context, words ...string) (*reply, error) {
 	return nil, lastErr
 }
 
+// Stats sums the main session's and the probe sessions' counters.
 func (c *client) Stats() Stats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stats
+	st := c.stats
+	c.mu.Unlock()
+	for _, s := range c.probeAll {
+		ps := s.Stats()
+		st.RoundTrips += ps.RoundTrips
+		st.Writes += ps.Writes
+		st.Failures += ps.Failures
+		st.Dials += ps.Dials
+	}
+	return st
 }

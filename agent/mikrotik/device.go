@@ -38,7 +38,8 @@ type Options struct {
 }
 
 // Device is a RouterOS router reached over its API. It satisfies
-// agent.Device and agent.Prober. Calls are serialized on one connection.
+// agent.Device and agent.Prober. Calls are serialized on one connection;
+// probe pings run side by side on a few more (Conn.ProbeSessions).
 type Device struct {
 	c        *client
 	log      *zap.Logger
@@ -47,6 +48,7 @@ type Device struct {
 	render   func(*policy.Network, string) (*ros.Config, error)
 	version  string
 	rawAllow []string
+	owned    ownedMenus // menus plans read beyond the rendered ones
 }
 
 var (

@@ -3,9 +3,10 @@ package mikrotik
 import "slices"
 
 // knownMenus are the menus render/routeros can emit, in its dependency
-// order. Plan reads each of them (not only those the site renders today) so
-// an owned item is removed when the site stops using its menu altogether,
-// e.g. the last route; a menu the router's version lacks reads as empty.
+// order. A plan reads those the site renders into and those the router's
+// ownedMenus record names; a full scan reads all of them, so an owned item
+// is removed when the site stops using its menu altogether, e.g. the last
+// route. A menu the router's version lacks reads as empty.
 var knownMenus = []string{
 	"/routing/table",
 	"/interface/wireguard",

@@ -169,8 +169,9 @@ func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*agent.Plan, 
 func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 	p := &planner{menus: map[string]*menu{}, matched: map[*row]bool{}, removed: map[*row]bool{}, moved: map[*row]bool{},
 		unset: map[*row][]string{}, setOld: map[*row][]ros.Attr{}, setOp: map[*row]Op{}, claimed: map[*row]bool{}}
-	// Menus in dependency order: the rendered order first, then the known
-	// menus the site does not use (their owned items are stale).
+	// Menus in dependency order: the rendered order first, then the menus
+	// the site does not use but tether may own items in (those items are
+	// stale): see ownedMenus.
 	attrsOf := map[string][]string{}
 	single := map[string]bool{}
 	for _, it := range cfg.Items {
@@ -185,11 +186,10 @@ func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 		}
 	}
 	nRendered := len(p.order)
-	for _, k := range knownMenus {
-		if !slices.Contains(p.order, k) {
-			p.order = append(p.order, k)
-		}
-	}
+	rendered := slices.Clone(p.order)
+	now := d.now()
+	extra, full := d.owned.extra(rendered, now)
+	p.order = append(p.order, extra...)
 	for i, path := range p.order {
 		mr := menuRead{Path: path, Singleton: single[path]}
 		if mr.Singleton {
@@ -204,6 +204,7 @@ func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 		m.rank = i
 		p.menus[path] = m
 	}
+	d.owned.note(rendered, p.menus, now, full)
 	p.items = effectiveAnchors(cfg.Items)
 	if err := p.diff(); err != nil {
 		return nil, err

@@ -6,59 +6,78 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/policy"
 )
 
-// Probe runs each check once from the router. Menus shared by several
-// checks are read once per Probe call.
+// Probe runs each check once from the router, all checks at once: a round
+// takes about as long as its slowest check (an unanswered ping), not the
+// sum. Pings run on the client's probe sessions; menus shared by several
+// checks are read once per Probe call, on the main session.
 func (d *Device) Probe(ctx context.Context, checks []policy.Check) []agent.CheckResult {
-	pr := &prober{d: d, cache: map[string]cached{}}
-	out := make([]agent.CheckResult, 0, len(checks))
-	for _, c := range checks {
-		now := d.now()
-		var ok bool
-		var ev string
-		var since time.Time
-		if c.Kind == policy.CheckHandshake {
-			var age time.Duration
-			ok, ev, age = pr.handshake(ctx, c)
-			if age >= 0 {
-				since = now.Add(-age)
-			}
-		} else {
-			ok, ev = pr.check(ctx, c)
-		}
-		out = append(out, agent.CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev, At: now, Since: since})
+	pr := &prober{d: d, cache: map[string]*cached{}}
+	out := make([]agent.CheckResult, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() { out[i] = pr.run(ctx, c) })
 	}
+	wg.Wait()
 	return out
 }
 
+func (p *prober) run(ctx context.Context, c policy.Check) agent.CheckResult {
+	now := p.d.now()
+	var ok bool
+	var ev string
+	var since time.Time
+	if c.Kind == policy.CheckHandshake {
+		var age time.Duration
+		ok, ev, age = p.handshake(ctx, c)
+		if age >= 0 {
+			since = now.Add(-age)
+		}
+	} else {
+		ok, ev = p.check(ctx, c)
+	}
+	return agent.CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev, At: now, Since: since}
+}
+
+// cached is one menu read shared by the checks of a round; done closes
+// when rows and err are set.
 type cached struct {
+	done chan struct{}
 	rows []map[string]string
 	err  error
 }
 
 type prober struct {
 	d     *Device
-	cache map[string]cached
+	mu    sync.Mutex
+	cache map[string]*cached
 }
 
 func (p *prober) print(ctx context.Context, path string, props ...string) ([]map[string]string, error) {
-	if c, ok := p.cache[path]; ok {
+	p.mu.Lock()
+	c, ok := p.cache[path]
+	if ok {
+		p.mu.Unlock()
+		<-c.done
 		return c.rows, c.err
 	}
+	c = &cached{done: make(chan struct{})}
+	p.cache[path] = c
+	p.mu.Unlock()
+	defer close(c.done)
 	rep, err := p.d.c.run(ctx, path+"/print", "=.proplist="+strings.Join(props, ","))
-	var rows []map[string]string
 	if err == nil {
-		rows = rep.Re
+		c.rows = rep.Re
 	} else {
-		err = fmt.Errorf("read %s: %w", path, err)
+		c.err = fmt.Errorf("read %s: %w", path, err)
 	}
-	p.cache[path] = cached{rows, err}
-	return rows, err
+	return c.rows, c.err
 }
 
 func (p *prober) check(ctx context.Context, c policy.Check) (bool, string) {
@@ -225,7 +244,7 @@ func (p *prober) ping(ctx context.Context, c policy.Check) (bool, string) {
 		words = append(words, "=src-address="+c.Source.String())
 	}
 	// A ping takes about a second per packet; the call deadline must cover it.
-	rep, err := p.d.c.run(withCallTimeout(ctx, time.Duration(count+5)*time.Second), words...)
+	rep, err := p.d.c.runProbe(withCallTimeout(ctx, time.Duration(count+5)*time.Second), words...)
 	if err != nil {
 		return false, fmt.Sprintf("ping %s: %v", c.Target, err)
 	}
