@@ -78,19 +78,6 @@ type menu struct {
 	rank int
 }
 
-func (m *menu) owned(id string) *row {
-	for _, r := range m.rows {
-		if r.owned && r.id == id {
-			return r
-		}
-	}
-	return nil
-}
-
-func (m *menu) index(ref string) int {
-	return slices.IndexFunc(m.rows, func(r *row) bool { return r.ref == ref })
-}
-
 // readMenu prints a menu once with its proplist.
 // optional menus (known but not rendered) that the router's version lacks
 // read as empty.
@@ -133,7 +120,6 @@ type planner struct {
 	items []desired
 	do    []Op
 	chg   []agent.Change
-	undo  []Op
 	// per path: live row refs matched to desired items, and refs of owned
 	// rows to remove or move (unstable for the inverse).
 	matched map[*row]bool
