@@ -100,6 +100,8 @@ type Agent struct {
 	Drift   string        // "repair" | "report" | "" (network default)
 	Version string
 	Host    string
+	loaded *loadedNetwork // the last network loaded (Agent.load)
+
 	// witnessHead is the head commit the witness side last looked at and
 	// witnessSince when it first saw it (witnessWindow).
 	witnessHead  string
@@ -241,13 +243,28 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 	return a.transact(ctx, st, n, prev, plan, o, in, false)
 }
 
+//
+// The last network loaded is kept: an idle poll (drift check, witness side)
+// loads the running commit again, and a commit's tree never changes, so it
+// is not read and parsed again. Callers must not modify the network.
 func (a *Agent) load(ctx context.Context, commit plumbing.Hash) (*policy.Network, policy.Problems, error) {
+	if c := a.loaded; c != nil && c.commit == commit {
+		return c.n, c.problems, nil
+	}
 	fsys, err := a.Source.Tree(ctx, commit, a.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read network at %s: %w", short(commit.String()), err)
 	}
 	n, problems := policy.Load(fsys, ".")
+	a.loaded = &loadedNetwork{commit: commit, n: n, problems: problems}
 	return n, problems, nil
+}
+
+// loadedNetwork is the network of one commit as Agent.load returned it.
+type loadedNetwork struct {
+	commit   plumbing.Hash
+	n        *policy.Network
+	problems policy.Problems
 }
 
 // transact applies a non-empty plan behind the dead-man and the gate.

@@ -156,7 +156,7 @@ type harness struct {
 	agent *Agent
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	h := &harness{
 		repo:  &fakeRepo{trees: map[plumbing.Hash]fstest.MapFS{}, untrust: map[plumbing.Hash]bool{}},
 		notes: &fakeNotes{byCommit: map[string][]*Outcome{}, results: map[string]string{}},
