@@ -95,12 +95,17 @@ type Agent struct {
 	Journal *Journal
 	States  *StateStore
 	// Gate overrides the network's health settings when a field is non-zero.
-	Gate    GateConfig
-	Margin  time.Duration // dead-man fires at gate deadline + margin (0: network default)
-	Drift   string        // "repair" | "report" | "" (network default)
-	Version string
-	Host    string
-	loaded *loadedNetwork // the last network loaded (Agent.load)
+	Gate   GateConfig
+	Margin time.Duration // dead-man fires at gate deadline + margin (0: network default)
+	Drift  string        // "repair" | "report" | "" (network default)
+	// DriftInterval spaces drift checks of an idle site (0: every poll).
+	// The first poll after start always checks: that restores a rebooted
+	// host before anything else.
+	DriftInterval time.Duration
+	lastDrift     time.Time
+	Version       string
+	Host          string
+	loaded        *loadedNetwork // the last network loaded (Agent.load)
 
 	// witnessHead is the head commit the witness side last looked at and
 	// witnessSince when it first saw it (witnessWindow).
@@ -158,7 +163,10 @@ func (a *Agent) Sync(ctx context.Context) (*Outcome, error) {
 		return a.Process(ctx, head)
 	}
 	if st.Running != "" {
-		return a.checkDrift(ctx, st)
+		if now := a.Clock.Now(); a.lastDrift.IsZero() || now.Sub(a.lastDrift) >= a.DriftInterval {
+			a.lastDrift = now
+			return a.checkDrift(ctx, st)
+		}
 	}
 	return nil, nil
 }
@@ -243,7 +251,6 @@ func (a *Agent) Process(ctx context.Context, commit plumbing.Hash) (*Outcome, er
 	return a.transact(ctx, st, n, prev, plan, o, in, false)
 }
 
-//
 // The last network loaded is kept: an idle poll (drift check, witness side)
 // loads the running commit again, and a commit's tree never changes, so it
 // is not read and parsed again. Callers must not modify the network.

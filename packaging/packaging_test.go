@@ -152,6 +152,7 @@ func TestAgentConfigExampleCoversConfig(t *testing.T) {
 		{"path", full.Path, min.Path},
 		{"state_dir", full.StateDir, min.StateDir},
 		{"poll_interval", full.PollInterval, min.PollInterval},
+		{"drift_interval", full.DriftInterval, min.DriftInterval},
 		{"git.notes_author", full.Git.NotesAuthor, min.Git.NotesAuthor},
 		{"git.require_signatures", full.Git.RequireSignatures, min.Git.RequireSignatures},
 		{"git.signed_history", full.Git.SignedHistory, min.Git.SignedHistory},

@@ -24,6 +24,9 @@ type Config struct {
 	Site         string   `toml:"site"`
 	StateDir     string   `toml:"state_dir"`     // default /var/lib/tether
 	PollInterval Duration `toml:"poll_interval"` // default 15s
+	// DriftInterval is how often an idle agent re-reads the device to find
+	// drift (default 5m; the first poll after start always does).
+	DriftInterval Duration `toml:"drift_interval"`
 
 	Git      Git      `toml:"git"`
 	RouterOS RouterOS `toml:"routeros"`
@@ -159,6 +162,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.StateDir == "" {
 		c.StateDir = "/var/lib/tether"
+	}
+	if c.DriftInterval.Duration == 0 {
+		c.DriftInterval.Duration = 5 * time.Minute
 	}
 	if c.PollInterval.Duration == 0 {
 		c.PollInterval.Duration = 15 * time.Second

@@ -127,8 +127,9 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		Journal: agent.NewJournal(cfg.StateDir), States: agent.NewStateStore(cfg.StateDir),
 		Gate: agent.GateConfig{Deadline: cfg.Gate.Deadline.Duration, StableWindow: cfg.Gate.StableWindow.Duration,
 			HandshakeMaxAge: cfg.Gate.HandshakeMaxAge.Duration},
-		Margin:  cfg.Gate.DeadmanMargin.Duration,
-		Version: version, Host: host,
+		Margin:        cfg.Gate.DeadmanMargin.Duration,
+		DriftInterval: cfg.DriftInterval.Duration,
+		Version:       version, Host: host,
 	}
 	return &setup{cfg: cfg, log: log, source: gitSrc, agent: a, metrics: m, obs: obs, close: closeDev}, nil
 }
