@@ -167,6 +167,13 @@ func TestAgentConfigExampleCoversConfig(t *testing.T) {
 		{"log.format", full.Log.Format, min.Log.Format},
 		{"metrics.listen (off by default)", "", min.Metrics.Listen},
 		{"webhook.listen (off by default)", "", min.Webhook.Listen},
+		{"notify.format", full.Notify.Format, min.Notify.Format},
+		{"notify.results", full.Notify.Results, min.Notify.Results},
+		{"notify.priority", full.Notify.Priority, min.Notify.Priority},
+		{"notify.attempts", full.Notify.Attempts, min.Notify.Attempts},
+		{"notify.timeout", full.Notify.Timeout, min.Notify.Timeout},
+		{"notify.queue_size", full.Notify.QueueSize, min.Notify.QueueSize},
+		{"notify.url (off by default)", "", min.Notify.URL},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s: example says %v, the loader's default is %v", c.key, c.got, c.want)

@@ -7,8 +7,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +37,7 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Metrics  Metrics  `toml:"metrics"`
 	Webhook  Webhook  `toml:"webhook"`
+	Notify   Notify   `toml:"notify"`
 
 	// File is where the config was read from (for messages).
 	File string `toml:"-"`
@@ -101,6 +104,23 @@ type Webhook struct {
 	Listen     string `toml:"listen"`
 	SecretFile string `toml:"secret_file"`
 }
+
+// Notify posts outcomes an operator must hear of to a webhook.
+type Notify struct {
+	URL         string   `toml:"url"`          // empty = off
+	Format      string   `toml:"format"`       // json | text; default json
+	Results     []string `toml:"results"`      // default reverted, rejected, revert-failed, drift
+	TokenFile   string   `toml:"token_file"`   // sent as "Authorization: Bearer <token>"
+	HeadersFile string   `toml:"headers_file"` // "Name: value" lines
+	Priority    string   `toml:"priority"`     // text mode: Priority header; empty = not sent
+	Attempts    int      `toml:"attempts"`     // tries per message, default 5
+	Timeout     Duration `toml:"timeout"`      // per attempt, default 10s
+	QueueSize   int      `toml:"queue_size"`   // default 64
+}
+
+// NotifyResults are the outcomes [notify] results may name.
+var NotifyResults = []string{"applied", "reverted", "rejected", "unchanged", "repaired", "drift",
+	"revert-failed", "recovered", "adopted", "adopt-reverted"}
 
 // Duration decodes "15s" or an integer number of seconds.
 type Duration struct{ time.Duration }
@@ -197,6 +217,21 @@ func (c *Config) applyDefaults() {
 	if c.Git.NotesAuthor == "" {
 		c.Git.NotesAuthor = "tether"
 	}
+	if c.Notify.Format == "" {
+		c.Notify.Format = "json"
+	}
+	if c.Notify.Results == nil {
+		c.Notify.Results = []string{"reverted", "rejected", "revert-failed", "drift"}
+	}
+	if c.Notify.Attempts == 0 {
+		c.Notify.Attempts = 5
+	}
+	if c.Notify.Timeout.Duration == 0 {
+		c.Notify.Timeout.Duration = 10 * time.Second
+	}
+	if c.Notify.QueueSize == 0 {
+		c.Notify.QueueSize = 64
+	}
 }
 
 func (c *Config) check() []string {
@@ -230,7 +265,37 @@ func (c *Config) check() []string {
 	if c.RouterOS.InsecureSkipVerify && (c.RouterOS.CAFile != "" || c.RouterOS.Fingerprint != "") {
 		bad("routeros.insecure_skip_verify", "conflicts with ca_file/fingerprint")
 	}
+	c.checkNotify(bad)
 	return p
+}
+
+func (c *Config) checkNotify(bad func(key, msg string)) {
+	n := c.Notify
+	if n.URL != "" {
+		u, err := url.Parse(n.URL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("notify.url", "must be an http:// or https:// URL")
+		case u.User != nil:
+			bad("notify.url", "must not carry credentials; put them in notify.token_file or notify.headers_file")
+		}
+	}
+	switch n.Format {
+	case "json", "text":
+	default:
+		bad("notify.format", "must be json or text")
+	}
+	for _, r := range n.Results {
+		if !slices.Contains(NotifyResults, r) {
+			bad("notify.results", fmt.Sprintf("%q is not an outcome (%s)", r, strings.Join(NotifyResults, ", ")))
+		}
+	}
+	if n.Attempts < 1 {
+		bad("notify.attempts", "must be at least 1")
+	}
+	if n.QueueSize < 1 {
+		bad("notify.queue_size", "must be at least 1")
+	}
 }
 
 // ReadSecret reads a credential file, trimming one trailing newline. The

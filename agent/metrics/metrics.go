@@ -43,6 +43,7 @@ const (
 	NameLastOutcomeTime  = "tether_last_outcome_timestamp_seconds"
 	NameNeedsAttention   = "tether_needs_attention"
 	NameWANTraps         = "tether_wan_traps"
+	NameNotifyDropped    = "tether_notifications_dropped_total"
 	staleAfterIntervals  = 3
 	defaultPollInterval  = 15 * time.Second
 	shutdownGraceDefault = 5 * time.Second
@@ -86,6 +87,7 @@ type Metrics struct {
 	lastOutcome  prometheus.Gauge
 	attention    prometheus.Gauge
 	wanTraps     prometheus.Gauge
+	notifyDrop   *prometheus.CounterVec
 
 	mu         sync.Mutex
 	runningC   string
@@ -148,11 +150,16 @@ func New(o Options) *Metrics {
 		Help: "1 while a revert failed and was not resolved (tether status, tether recover); the device may be between two states."})
 	m.wanTraps = prometheus.NewGauge(prometheus.GaugeOpts{Name: NameWANTraps, ConstLabels: cl,
 		Help: "Connected routes on the live WAN that overlap a prefix the site routes into a tunnel (the routed-prefix trap); see tether status."})
+	m.notifyDrop = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameNotifyDropped, ConstLabels: cl,
+		Help: "Outcome notifications never delivered, by reason: queue_full (the receiver is slower than the outcomes) or failed (every attempt failed)."}, []string{"reason"})
+	for _, r := range []string{"queue_full", "failed"} {
+		m.notifyDrop.WithLabelValues(r)
+	}
 	for _, r := range knownResults {
 		m.outcomes.WithLabelValues(r)
 	}
 	m.reg.MustRegister(build, m.running, m.outcomes, m.txnDuration, m.gateDuration, m.reverts, m.rejected,
-		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome, m.attention, m.wanTraps,
+		m.rosCalls, m.rosErrors, m.fetchDur, m.fetchFail, m.notesPending, m.lastSync, m.lastOutcome, m.attention, m.wanTraps, m.notifyDrop,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -219,6 +226,9 @@ func (m *Metrics) SetNeedsAttention(open bool) {
 
 // SetWANTraps records how many routed-prefix traps the live WAN has.
 func (m *Metrics) SetWANTraps(n int) { m.wanTraps.Set(float64(n)) }
+
+// NotifyDropped counts one notification that was never delivered.
+func (m *Metrics) NotifyDropped(reason string) { m.notifyDrop.WithLabelValues(reason).Inc() }
 
 // SyncOK records a successful sync at t; /healthz is judged against it.
 func (m *Metrics) SyncOK(t time.Time) {

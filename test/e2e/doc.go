@@ -15,7 +15,8 @@
 //   - linux_bgp_test.go: a Linux relay and home with BIRD eBGP over
 //     WireGuard; a filter mistake reverted (4).
 //   - routeros_test.go: cgnat-chr-relay on two simulators — a BGP filter
-//     mistake (4), the router-side dead-man after the agent is SIGKILLed
+//     mistake (4; its revert reaches home's [notify] webhook, a local
+//     receiver in notify_test.go), the router-side dead-man after the agent is SIGKILLed
 //     (5), the remote going away (6), an invalid commit (7).
 //   - routeros_relay_test.go: vultr-ndp-relay — a RouterOS home behind a
 //     real Linux relay; the simulator runs with a real dataplane

@@ -26,6 +26,7 @@ type rosNet struct {
 	c2     string
 	start  startFunc
 	agents map[string]*agentProc
+	opts   rosOptions
 }
 
 var rosSites = []string{"relay", "home"}
@@ -35,12 +36,15 @@ type rosOptions struct {
 	// upstreamAlways makes home's upstream probe answer with or without a
 	// route (otherwise it answers only through the ::/0 learnt by BGP).
 	upstreamAlways bool
+	// homeAgentExtra is appended to home's agent config (a [notify]
+	// section).
+	homeAgentExtra string
 }
 
 func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 	t.Helper()
 	n := &rosNet{world: newWorld(t), ctx: ctx, sims: map[string]*rossim.Sim{}, keys: map[string]string{},
-		start: localStart(ctx), agents: map[string]*agentProc{}}
+		start: localStart(ctx), agents: map[string]*agentProc{}, opts: o}
 	for site, version := range map[string]string{"relay": "7.20.8", "home": "7.22.3"} {
 		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf})
 		if err != nil {
@@ -137,7 +141,11 @@ func (n *rosNet) stateDir(site string) string { return filepath.Join(n.dir, "sta
 
 func (n *rosNet) startROSAgent(site string) *agentProc {
 	n.t.Helper()
-	a := n.startAgent(site, routerOSAgentConfig(n.world, site, n.stateDir(site), n.sims[site].Addr()), n.start)
+	cfg := routerOSAgentConfig(n.world, site, n.stateDir(site), n.sims[site].Addr())
+	if site == "home" {
+		cfg += n.opts.homeAgentExtra
+	}
+	a := n.startAgent(site, cfg, n.start)
 	n.agents[site] = a
 	return a
 }
@@ -262,11 +270,13 @@ func bgpDefault(t *testing.T, sim *rossim.Sim) bool {
 // TestRouterOSBGPFilterMistake (scenario 4): home's import filter accepts
 // only a prefix the relay does not send, so ::/0 is not received, the
 // upstream probe fails, and home reverts; the relay, whose rendering the
-// commit does not change, reports unchanged. The fix then applies.
+// commit does not change, reports unchanged. The fix then applies. Home's
+// [notify] webhook hears of the revert, and of nothing else.
 func TestRouterOSBGPFilterMistake(t *testing.T) {
 	t.Parallel()
 	ctx := scenarioCtx(t, 3*time.Minute)
-	n := newROSNet(t, ctx, rosOptions{})
+	hook := newWebhookReceiver(t)
+	n := newROSNet(t, ctx, rosOptions{homeAgentExtra: hook.agentConfig(t)})
 	home := n.sims["home"]
 	if !bgpDefault(t, home) {
 		t.Fatal("home has no BGP ::/0 after c2")
@@ -286,6 +296,7 @@ func TestRouterOSBGPFilterMistake(t *testing.T) {
 	if !strings.Contains(a.Reason, "gate failed") {
 		t.Errorf("home's revert reason = %q", a.Reason)
 	}
+	hook.wantReverted(ctx, t, "home", c3, "upstream-v6")
 	if a.Plan == nil || a.Plan.Adds+a.Plan.Sets+a.Plan.Removes == 0 {
 		t.Errorf("home's note has no plan summary:\n%s", describe(notesC3["home"]))
 	}
@@ -313,6 +324,9 @@ func TestRouterOSBGPFilterMistake(t *testing.T) {
 	}
 	if nt, _ := n.note("home", c3); nt == nil || len(nt.Attempts) != 1 {
 		t.Errorf("quarantined commit retried at home:\n%s", describe(nt))
+	}
+	if extra := len(hook.got); extra != 0 {
+		t.Errorf("home notified %d more outcomes after the revert (applied is not configured)", extra)
 	}
 }
 

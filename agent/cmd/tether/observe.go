@@ -25,6 +25,9 @@ type observer struct {
 	// wanTraps is the live WAN trap record (nil: not watched).
 	wanTraps *agent.WANTrapStore
 	apiStats func() mikrotik.Stats // RouterOS API traffic so far; nil on Linux
+	// notify queues outcomes for the [notify] webhook (nil: off); it must
+	// not block.
+	notify   interface{ Notify(*agent.Outcome) }
 	lastAPI  mikrotik.Stats
 	progress atomic.Int64 // unix nanos of the last completed sync
 }
@@ -40,6 +43,9 @@ func (o *observer) Synced(out *agent.Outcome, err error) {
 		switch out.Result {
 		case agent.ResultApplied, agent.ResultUnchanged, agent.ResultRepaired:
 			o.m.SetRunning(out.Commit)
+		}
+		if o.notify != nil {
+			o.notify.Notify(out)
 		}
 	}
 	if o.attention != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/tether-net/tether/agent/metrics"
 	"github.com/tether-net/tether/agent/mikrotik"
 	"github.com/tether-net/tether/agent/notes"
+	"github.com/tether-net/tether/agent/notify"
 	"github.com/tether-net/tether/agent/sdnotify"
 )
 
@@ -65,7 +66,9 @@ type setup struct {
 	agent   *agent.Agent
 	metrics *metrics.Metrics
 	obs     *observer
-	close   func()
+	// notifier delivers [notify] messages while Run runs (nil: off).
+	notifier *notify.Notifier
+	close    func()
 }
 
 func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
@@ -119,6 +122,14 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	if rd, ok := dev.(*mikrotik.Device); ok {
 		obs.apiStats = rd.Stats
 	}
+	notifier, err := newNotifier(cfg.Notify, log, m)
+	if err != nil {
+		closeDev()
+		return nil, err
+	}
+	if notifier != nil {
+		obs.notify = notifier
+	}
 	host, _ := os.Hostname()
 	a := &agent.Agent{
 		Site: cfg.Site, Path: cfg.Path, Source: timedSource{Source: src, m: m}, Device: dev, Prober: prober, Observer: obs,
@@ -131,7 +142,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		DriftInterval: cfg.DriftInterval.Duration,
 		Version:       version, Host: host,
 	}
-	return &setup{cfg: cfg, log: log, source: gitSrc, agent: a, metrics: m, obs: obs, close: closeDev}, nil
+	return &setup{cfg: cfg, log: log, source: gitSrc, agent: a, metrics: m, obs: obs, notifier: notifier, close: closeDev}, nil
 }
 
 // newDevice picks the backend: a RouterOS router when [routeros] address
@@ -215,6 +226,9 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		go func() { _ = srv.Serve(ctx) }()
 		s.log.Info("metrics listening", zap.String("step", "start"), zap.String("addr", srv.Addr().String()))
+	}
+	if s.notifier != nil {
+		go s.notifier.Run(ctx)
 	}
 	notify := sdnotify.FromEnv()
 	go s.obs.watchdog(ctx, notify, 2*(s.cfg.PollInterval.Duration+10*time.Minute))
