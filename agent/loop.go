@@ -787,8 +787,14 @@ func (a *Agent) gateConfig(site *policy.Site) GateConfig {
 // Run recovers, then syncs every interval (with jitter) or when kicked,
 // retrying transient failures with jittered exponential backoff.
 func (a *Agent) Run(ctx context.Context, interval time.Duration, kick <-chan struct{}) error {
-	if _, err := a.Recover(ctx); err != nil {
+	// A transaction an earlier run left in flight is settled first; its
+	// outcome reaches the observer (metrics, notifications) like any other.
+	o, err := a.Recover(ctx)
+	if err != nil {
 		a.log().Error("recovery failed", zap.Error(err))
+	}
+	if o != nil && a.Observer != nil {
+		a.Observer.Synced(o, nil)
 	}
 	a.unpublished = true // notes from an earlier run may be waiting
 	failures := 0
