@@ -154,9 +154,9 @@ type keyChange struct {
 
 // diffRepo loads the network at both revisions of the repository at path.
 func diffRepo(ctx context.Context, path, fromRev, toRev, dir string) (*changeReport, error) {
-	repo, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := openRepo(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	toH, err := repo.ResolveRevision(plumbing.Revision(toRev))
 	if err != nil {
@@ -198,6 +198,20 @@ func diffRepo(ctx context.Context, path, fromRev, toRev, dir string) (*changeRep
 		}
 	}
 	return compareNetworks(prev, next, prevProblems, nextProblems, from, toH.String()), nil
+}
+
+// openRepo opens a bare repository, a working tree or a folder inside one
+// (`git worktree` checkouts included). go-git's DetectDotGit alone walks
+// up past a bare repository, so the path itself is tried first.
+func openRepo(path string) (*git.Repository, error) {
+	repo, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return repo, nil
 }
 
 // loadAt loads the network folder dir of commit; a missing folder is a nil
