@@ -461,6 +461,7 @@ func changedLinks(prev, next *policy.Network) []linkChange {
 			out = append(out, linkChange{Link: name, Ends: []string{k.A.Site, k.B.Site}, Both: true})
 		}
 	}
+	slices.SortFunc(out, func(a, b linkChange) int { return strings.Compare(a.Link, b.Link) })
 	return out
 }
 

@@ -30,7 +30,7 @@ var rotatedKey = policy.KeyFromBytes([32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}).String
 
 const oldRelayKey = "T0mK0fRqGkhn1c7ODeVrP4dR3uX0n4Nw6C6Y0tJq9Xo="
 
-func newDiffRepo(t *testing.T) diffRepoFixture {
+func newDiffRepo(t testing.TB) diffRepoFixture {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS("../../../repo-example/linux-bgp-relay")); err != nil {
@@ -424,5 +424,32 @@ func TestUnifiedDiffHunksMatchDiffU(t *testing.T) {
 	}
 	if _, gotHunks, _ := strings.Cut(got, "\n@@"); gotHunks != refHunks {
 		t.Errorf("got:\n%s\ndiff -u:\n%s", got, ref)
+	}
+}
+
+// BenchmarkDiffRange is a review of the fixture's four commits at once:
+// two loads from Git objects, two renders of each site, the comparison.
+func BenchmarkDiffRange(b *testing.B) {
+	f := newDiffRepo(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := diffRepo(b.Context(), f.dir, f.commits["init"], f.commits["sysctl"], ".")
+		if err != nil || len(r.Sites) != 2 {
+			b.Fatalf("%v %+v", err, r)
+		}
+	}
+}
+
+// A range read backwards undoes the rule: the item is removed, with the
+// attributes it had.
+func TestDiffRemovedItem(t *testing.T) {
+	f := newDiffRepo(t)
+	r := diffJSON(t, "--from", f.commits["firewall"], "--to", f.commits["mtu"], f.dir)
+	home := siteOf(t, r, "home")
+	if len(home.Items) != 1 || home.Items[0].Op != "remove" || home.Items[0].Path != "/ipv6/firewall/filter" {
+		t.Fatalf("home items %+v", home.Items)
+	}
+	if a, ok := attrOf(home.Items[0], "dst-port"); !ok || deref(a.From) != "22" || a.To != nil {
+		t.Errorf("removed item attrs %+v", home.Items[0].Attrs)
 	}
 }
