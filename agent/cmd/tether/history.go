@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/tether-net/tether/agent/notes"
@@ -40,7 +39,7 @@ func runHistory(ctx context.Context, env *cliEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	repo, err := git.PlainOpenWithOptions(fs.Arg(0), &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := openRepo(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(env.stderr, "tether history: open %s: %v\n", fs.Arg(0), err)
 		return 1

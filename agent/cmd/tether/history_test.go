@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,5 +45,13 @@ func TestHistoryShowsWitnessVerdicts(t *testing.T) {
 	}
 	if !strings.Contains(out, "      witness home on relay-home: regressed (bgp chr-vps: 0 prefixes; ::/0 missing)") {
 		t.Fatalf("history must show the witness verdict:\n%s", out)
+	}
+	// The same history read from a bare mirror (a server-side repository).
+	bare := filepath.Join(t.TempDir(), "net.git")
+	if out, err := exec.Command("git", "clone", "-q", "--mirror", dir, bare).CombinedOutput(); err != nil {
+		t.Fatalf("git clone --mirror: %v\n%s", err, out)
+	}
+	if again, stderr, code := run(t, "history", bare); code != 0 || again != out {
+		t.Fatalf("history of the bare mirror: exit %d %s\n%s", code, stderr, again)
 	}
 }
