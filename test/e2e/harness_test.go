@@ -151,7 +151,29 @@ func (w *world) note(site, commit string) (*notes.Note, error) {
 		}
 		return nil, err
 	}
-	return notes.Parse([]byte(out))
+	n, err := notes.Parse([]byte(out))
+	if err != nil {
+		return nil, err
+	}
+	return settled(n), nil
+}
+
+// settled keeps a note's outcomes: a gating attempt (a change announced to
+// its witnesses, still in flight) and a witnessed one (this site's verdict on
+// a far end's change) are steps of a witnessed gate, not the site's result on
+// the commit. It returns nil when nothing is settled yet.
+func settled(n *notes.Note) *notes.Note {
+	out := *n
+	out.Attempts = nil
+	for _, a := range n.Attempts {
+		if a.Result != notes.Gating && a.Result != notes.Witnessed {
+			out.Attempts = append(out.Attempts, a)
+		}
+	}
+	if len(out.Attempts) == 0 {
+		return nil
+	}
+	return &out
 }
 
 // waitNote waits until site's note on commit exists in the remote and
