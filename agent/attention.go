@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,27 +52,16 @@ func NewAttentionStore(dir string) *AttentionStore {
 
 // Load returns the site's open Attention, or nil.
 func (s *AttentionStore) Load() (*Attention, error) {
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read attention: %w", err)
-	}
 	var at Attention
-	if err := json.Unmarshal(b, &at); err != nil {
-		return nil, fmt.Errorf("attention %s is corrupt: %w", s.path, err)
+	if ok, err := readJSON(s.path, "attention", &at); !ok {
+		return nil, err
 	}
 	return &at, nil
 }
 
 // Save records at durably.
 func (s *AttentionStore) Save(at *Attention) error {
-	b, err := json.MarshalIndent(at, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileSync(s.path, b, 0o600)
+	return writeJSON(s.path, "attention", at)
 }
 
 // Clear ends the Attention.

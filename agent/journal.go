@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,25 +46,14 @@ func NewJournal(dir string) *Journal { return &Journal{path: filepath.Join(dir, 
 
 // Write records e durably.
 func (j *Journal) Write(e *Entry) error {
-	data, err := json.MarshalIndent(e, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode journal: %w", err)
-	}
-	return writeFileSync(j.path, data, 0o600)
+	return writeJSON(j.path, "journal", e)
 }
 
 // Read returns the transaction in flight, or nil when there is none.
 func (j *Journal) Read() (*Entry, error) {
-	data, err := os.ReadFile(j.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
-	}
 	var e Entry
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("journal %s is corrupt: %w", j.path, err)
+	if ok, err := readJSON(j.path, "journal", &e); !ok {
+		return nil, err
 	}
 	return &e, nil
 }

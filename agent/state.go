@@ -1,11 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -55,15 +50,8 @@ func NewStateStore(dir string) *StateStore {
 // Load reads the state; a missing file is an empty state.
 func (s *StateStore) Load() (*State, error) {
 	st := &State{Quarantined: map[string]Quarantine{}}
-	data, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read state: %w", err)
-	}
-	if err := json.Unmarshal(data, st); err != nil {
-		return nil, fmt.Errorf("state %s is corrupt: %w", s.path, err)
+	if _, err := readJSON(s.path, "state", st); err != nil {
+		return nil, err
 	}
 	if st.Quarantined == nil {
 		st.Quarantined = map[string]Quarantine{}
@@ -73,9 +61,5 @@ func (s *StateStore) Load() (*State, error) {
 
 // Save writes the state durably.
 func (s *StateStore) Save(st *State) error {
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileSync(s.path, data, 0o600)
+	return writeJSON(s.path, "state", st)
 }

@@ -2,11 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,26 +36,15 @@ func NewWANTrapStore(dir string) *WANTrapStore {
 
 // Load returns the traps last seen (none when never checked).
 func (s *WANTrapStore) Load() (*WANTraps, error) {
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &WANTraps{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read wan traps: %w", err)
-	}
 	var w WANTraps
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("wan traps %s is corrupt: %w", s.path, err)
+	if _, err := readJSON(s.path, "wan traps", &w); err != nil {
+		return nil, err
 	}
 	return &w, nil
 }
 
 func (s *WANTrapStore) save(w *WANTraps) error {
-	b, err := json.MarshalIndent(w, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileSync(s.path, b, 0o600)
+	return writeJSON(s.path, "wan traps", w)
 }
 
 // watchWAN looks at the live WAN on a quiet poll. A trap that appears (or
