@@ -250,9 +250,7 @@ func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
 		log.Info("dead-man had fired: the router reverted itself", zap.String("step", "settle"))
 		return fmt.Errorf("settle %s: %w", p.TxnID, ErrDeadmanFired)
 	case fired:
-		// Reverting and the prior state is already in place: the dead-man
-		// ran, or an earlier settle (a failed apply undone at once) did it.
-		log.Info("settled, prior state already in place", zap.String("step", "settle"))
+		log.Info("dead-man had fired: the router reverted itself", zap.String("step", "settle"))
 		return nil
 	}
 	log.Info("settled, change reverted", zap.String("step", "settle"))
