@@ -1,0 +1,321 @@
+package systemd
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-net/tether/agent/notes"
+)
+
+// artifacts holds what TestMain's tests build once: the .deb and rossim.
+var artifacts struct {
+	dir  string
+	once sync.Once
+	deb  string
+	sim  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if artifacts.dir != "" {
+		_ = os.RemoveAll(artifacts.dir)
+	}
+	os.Exit(code)
+}
+
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// build makes the package with packaging/build-deb.sh (as a release does)
+// and a static rossim, once per test binary.
+func build(t *testing.T) (deb, sim string) {
+	t.Helper()
+	artifacts.once.Do(func() {
+		start := time.Now()
+		artifacts.dir, artifacts.err = os.MkdirTemp("", "tether-systemd-bed-")
+		if artifacts.err != nil {
+			return
+		}
+		repo, _ := filepath.Abs("../..")
+		cmd := exec.Command(filepath.Join(repo, "packaging", "build-deb.sh"), "0.0.1+bed", runtime.GOARCH)
+		cmd.Env = append(os.Environ(), "OUT="+artifacts.dir, "GO="+goTool())
+		out, err := cmd.Output()
+		if err != nil {
+			artifacts.err = fmt.Errorf("build-deb.sh: %w", err)
+			return
+		}
+		artifacts.deb = strings.TrimSpace(string(out))
+		artifacts.sim = filepath.Join(artifacts.dir, "rossim")
+		cmd = exec.Command(goTool(), "build", "-o", artifacts.sim, "./test/rossim/cmd/rossim")
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			artifacts.err = fmt.Errorf("build rossim: %w: %s", err, out)
+		}
+		t.Logf("built %s and rossim in %v", filepath.Base(artifacts.deb), time.Since(start).Round(100*time.Millisecond))
+	})
+	if artifacts.err != nil {
+		t.Fatal(artifacts.err)
+	}
+	return artifacts.deb, artifacts.sim
+}
+
+// installed boots a machine with the .deb installed and rossim in
+// /usr/local/bin.
+func installed(t *testing.T, ctx context.Context) *Machine {
+	t.Helper()
+	Require(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs the git CLI to make the network repo")
+	}
+	deb, sim := build(t)
+	start := time.Now()
+	m := Boot(t, Root(t))
+	t.Logf("%s booted in %v (set-up incl. overlay and netns %v)", m.Name, m.BootTime.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	for src, dst := range map[string]string{deb: "/root/tether.deb", sim: "/usr/local/bin/rossim"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.WriteFile(dst, b, 0o755)
+	}
+	m.MustRun(ctx, "dpkg", "-i", "/root/tether.deb")
+	return m
+}
+
+// gitEnv keeps the host's git configuration out of the test.
+var gitEnv = []string{"GIT_AUTHOR_NAME=bed", "GIT_AUTHOR_EMAIL=bed@example.net", "GIT_COMMITTER_NAME=bed",
+	"GIT_COMMITTER_EMAIL=bed@example.net", "GIT_CONFIG_NOSYSTEM=1", "HOME=/nonexistent"}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), gitEnv...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// netRepo makes the network repo /srv/net.git inside m holding files, owned
+// by owner (the unit's user: the agent pushes its notes there), and returns
+// the commit.
+func netRepo(t *testing.T, ctx context.Context, m *Machine, owner string, files map[string]string) string {
+	t.Helper()
+	bare := filepath.Join(m.Root, "srv", "net.git")
+	git(t, "", "init", "-q", "--bare", "-b", "main", bare)
+	work := t.TempDir()
+	git(t, "", "clone", "-q", bare, work)
+	for name, content := range files {
+		p := filepath.Join(work, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, work, "add", "-A")
+	git(t, work, "commit", "-q", "-m", "bed: one site")
+	git(t, work, "push", "-q", "origin", "HEAD:main")
+	m.MustRun(ctx, "chown", "-R", owner+":"+owner, "/srv/net.git")
+	return git(t, work, "rev-parse", "HEAD")
+}
+
+// waitNote waits for site's note on commit in m's network repo.
+func waitNote(t *testing.T, ctx context.Context, m *Machine, site, commit string) *notes.Note {
+	t.Helper()
+	bare := filepath.Join(m.Root, "srv", "net.git")
+	for {
+		cmd := exec.Command("git", "--git-dir", bare, "notes", "--ref", "tether/"+site, "show", commit)
+		cmd.Env = append(os.Environ(), gitEnv...)
+		out, err := cmd.Output()
+		if err == nil {
+			n, err := notes.Parse(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no note from %s on %s: %v", site, commit[:12], ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// show reads unit properties.
+func show(t *testing.T, ctx context.Context, m *Machine, unit string, props ...string) map[string]string {
+	t.Helper()
+	out := m.MustRun(ctx, "systemctl", "show", unit, "-p", strings.Join(props, ","))
+	got := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			got[k] = v
+		}
+	}
+	return got
+}
+
+const network = `name = "bed"
+[defaults]
+mtu = 1420
+keepalive = "25s"
+listen_port = 51820
+asn_pool = "64512-65534"
+routeros_version = "7.22.3"
+[health]
+handshake_max_age = "180s"
+gate_deadline = "20s"
+stable_window = "2s"
+deadman_margin = "5s"
+`
+
+// routerOSSite is a site on rossim's defconf router: a WireGuard interface
+// (RouterOS makes its key) and a blackhole aggregate.
+const routerOSSite = `platform = "routeros"
+routeros_version = "7.22.3"
+asn = 64513
+router_id = "192.168.88.1"
+[[interface]]
+name = "ether1"
+role = "wan"
+[[interface]]
+name = "bridge"
+role = "lan"
+[[wireguard]]
+name = "wg-bed"
+listen_port = 51820
+mtu = 1420
+[[route]]
+dst = "2001:db8:100::/48"
+blackhole = true
+distance = 254
+comment = "aggregate-for-bgp"
+`
+
+// unitDropIn is the operator's drop-in for the tests: the repo is a local
+// directory, which ProtectSystem=strict makes read-only unless listed, and
+// a short watchdog so that a loop not feeding it is killed within the test.
+const unitDropIn = `[Service]
+ReadWritePaths=/srv/net.git
+WatchdogSec=3s
+`
+
+// TestRouterOSUnit proves tether-routeros.service under systemd: installed
+// from the .deb, it starts as Type=notify and `systemctl start` returns only
+// once the agent sent READY=1; it applies the site through the RouterOS API
+// (rossim on the container's loopback) as the unprivileged tether user;
+// its watchdog is fed (no restart over several WatchdogSec periods while the
+// last-ping timestamp moves); and `systemctl stop` ends it cleanly.
+func TestRouterOSUnit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	m := installed(t, ctx)
+
+	m.MustRun(ctx, "systemd-run", "--unit=rossim", "--property=Type=exec", "/usr/local/bin/rossim",
+		"--listen", "127.0.0.1:8728", "--user", "tether", "--password", "bed-secret", "--group", "full")
+	commit := netRepo(t, ctx, m, "tether", map[string]string{"network.toml": network, "sites/home.toml": routerOSSite})
+	m.WriteFile("/etc/tether/routeros-password", []byte("bed-secret\n"), 0o640)
+	m.WriteFile("/etc/tether/agent.toml", []byte(`repo = "/srv/net.git"
+site = "home"
+poll_interval = "2s"
+[routeros]
+address = "127.0.0.1:8728"
+username = "tether"
+password_file = "/etc/tether/routeros-password"
+tls = false
+`), 0o640)
+	m.MustRun(ctx, "chgrp", "tether", "/etc/tether/agent.toml", "/etc/tether/routeros-password")
+	m.WriteFile("/etc/systemd/system/tether-routeros.service.d/bed.conf", []byte(unitDropIn), 0o644)
+	m.MustRun(ctx, "systemctl", "daemon-reload")
+
+	start := time.Now()
+	// Type=notify: start blocks until READY=1 (or fails).
+	m.MustRun(ctx, "systemctl", "start", "tether-routeros.service")
+	t.Logf("systemctl start returned after %v", time.Since(start).Round(time.Millisecond))
+	p := show(t, ctx, m, "tether-routeros.service", "ActiveState", "SubState", "Type", "MainPID", "NRestarts")
+	if p["ActiveState"] != "active" || p["SubState"] != "running" || p["Type"] != "notify" {
+		t.Fatalf("after start: %v, want active/running Type=notify", p)
+	}
+	pid := p["MainPID"]
+	if user := strings.TrimSpace(m.MustRun(ctx, "stat", "-c", "%U", "/proc/"+pid)); user != "tether" {
+		t.Errorf("agent runs as %q, want the tether user", user)
+	}
+
+	n := waitNote(t, ctx, m, "home", commit)
+	if a := n.Attempts[len(n.Attempts)-1]; a.Result != notes.Applied {
+		t.Fatalf("home's note on %s: %s (%s %v), want applied", commit[:12], a.Result, a.Reason, a.Errors)
+	}
+
+	// The watchdog: three WatchdogSec=3s periods without a kill, and the
+	// manager saw fresh pings.
+	w0 := show(t, ctx, m, "tether-routeros.service", "WatchdogTimestampMonotonic")["WatchdogTimestampMonotonic"]
+	time.Sleep(9 * time.Second)
+	p = show(t, ctx, m, "tether-routeros.service", "ActiveState", "MainPID", "NRestarts", "WatchdogTimestampMonotonic", "StatusText")
+	if p["ActiveState"] != "active" || p["MainPID"] != pid || p["NRestarts"] != "0" {
+		t.Fatalf("after 3 watchdog periods: %v (MainPID was %s): the watchdog was not fed", p, pid)
+	}
+	w1 := p["WatchdogTimestampMonotonic"]
+	if a, b := atoi(t, w0), atoi(t, w1); b <= a {
+		t.Errorf("WatchdogTimestampMonotonic did not move in 9s (%d → %d): no WATCHDOG=1 reached systemd", a, b)
+	}
+	t.Logf("StatusText=%q", p["StatusText"])
+
+	stopClean(t, ctx, m, "tether-routeros.service")
+}
+
+func atoi(t *testing.T, s string) int64 {
+	t.Helper()
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return v
+}
+
+// stopClean stops unit and checks it ended by itself on SIGTERM: inactive
+// with Result=success, the agent's own "agent stopped" line in the journal,
+// and no sign that systemd had to kill it (a SIGTERM death also counts as
+// success for systemd, so Result alone does not tell).
+func stopClean(t *testing.T, ctx context.Context, m *Machine, unit string) {
+	t.Helper()
+	start := time.Now()
+	m.MustRun(ctx, "systemctl", "stop", unit)
+	took := time.Since(start)
+	p := show(t, ctx, m, unit, "ActiveState", "Result")
+	if p["ActiveState"] != "inactive" || p["Result"] != "success" {
+		t.Fatalf("after systemctl stop (%v): %v, want inactive, success", took, p)
+	}
+	j := m.MustRun(ctx, "journalctl", "--no-pager", "-u", unit, "-o", "short-monotonic")
+	if !strings.Contains(j, "agent stopped") {
+		t.Errorf("%s journal has no \"agent stopped\" line:\n%s", unit, j)
+	}
+	for _, bad := range []string{"code=killed", "SIGKILL", "timed out", "watchdog"} {
+		if strings.Contains(strings.ToLower(j), strings.ToLower(bad)) {
+			t.Errorf("%s journal says %q:\n%s", unit, bad, j)
+		}
+	}
+	t.Logf("systemctl stop %s took %v; journal:\n%s", unit, took.Round(time.Millisecond), j)
+}
