@@ -22,12 +22,14 @@ import (
 
 // Suite and Packages define the root: what debootstrap installs on top of
 // minbase. adduser is the .deb's dependency; git is what go-git runs for a
-// local-directory repo (the tests' network repo); the rest is what booting
-// and the tests need (systemd as init, D-Bus for systemctl, ip).
+// local-directory repo (the tests' network repo); systemd, dbus and
+// iproute2 are booting and systemctl; procps, nftables and wireguard-tools
+// are what a Linux site's agent runs (sysctl, nft, wg, wg-quick).
 const Suite = "bookworm"
 
 // Packages is the --include list of the root; changing it builds a new root.
-var Packages = []string{"systemd", "systemd-sysv", "dbus", "iproute2", "adduser", "git"}
+var Packages = []string{"systemd", "systemd-sysv", "dbus", "iproute2", "adduser", "git",
+	"procps", "nftables", "wireguard-tools"}
 
 // CacheDir holds the built roots, one directory per key.
 var CacheDir = "/var/cache/tether-test/debootstrap"
@@ -384,7 +386,10 @@ func (m *Machine) WriteFile(path string, data []byte, mode os.FileMode) {
 
 // Reboot runs `systemctl reboot` inside, waits for nspawn to exit (it
 // exits with status 133 when the container asks for a reboot) and boots the
-// same root again: the overlay keeps everything the container wrote.
+// same root again: the overlay keeps everything the container wrote. The
+// network namespace is replaced by a fresh one, as a real reboot starts
+// with an unconfigured kernel: interfaces, sysctls and nftables rules are
+// per namespace and would otherwise survive.
 func (m *Machine) Reboot(ctx context.Context) {
 	m.t.Helper()
 	if out, err := m.Run(ctx, "systemctl", "reboot"); err != nil {
@@ -398,6 +403,12 @@ func (m *Machine) Reboot(ctx context.Context) {
 	var ee *exec.ExitError
 	if !errors.As(m.exit, &ee) || ee.ExitCode() != 133 {
 		m.t.Fatalf("nspawn exited with %v after systemctl reboot, want status 133 (reboot)\n%s", m.exit, m.console())
+	}
+	if out, err := exec.Command("ip", "netns", "del", m.netns).CombinedOutput(); err != nil {
+		m.t.Fatalf("ip netns del %s: %v: %s", m.netns, err, out)
+	}
+	if out, err := exec.Command("ip", "netns", "add", m.netns).CombinedOutput(); err != nil {
+		m.t.Fatalf("ip netns add %s: %v: %s", m.netns, err, out)
 	}
 	if err := m.boot(); err != nil {
 		m.t.Fatal(err)

@@ -221,6 +221,7 @@ comment = "aggregate-for-bgp"
 const unitDropIn = `[Service]
 ReadWritePaths=/srv/net.git
 WatchdogSec=3s
+RestartSec=1s
 `
 
 // TestRouterOSUnit proves tether-routeros.service under systemd: installed
@@ -228,7 +229,8 @@ WatchdogSec=3s
 // once the agent sent READY=1; it applies the site through the RouterOS API
 // (rossim on the container's loopback) as the unprivileged tether user;
 // its watchdog is fed (no restart over several WatchdogSec periods while the
-// last-ping timestamp moves); and `systemctl stop` ends it cleanly.
+// last-ping timestamp moves) and enforced (an agent frozen with SIGSTOP is
+// killed and restarted); and `systemctl stop` ends it cleanly.
 func TestRouterOSUnit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -283,6 +285,25 @@ tls = false
 	}
 	t.Logf("StatusText=%q", p["StatusText"])
 
+	// A hung agent: frozen, it stops pinging; systemd aborts it and
+	// Restart=on-failure brings up a new one that reports ready again.
+	m.MustRun(ctx, "kill", "-STOP", pid)
+	frozen := time.Now()
+	for {
+		p = show(t, ctx, m, "tether-routeros.service", "ActiveState", "SubState", "MainPID", "NRestarts")
+		if p["NRestarts"] == "1" && p["ActiveState"] == "active" && p["SubState"] == "running" && p["MainPID"] != pid {
+			break
+		}
+		if time.Since(frozen) > 30*time.Second {
+			t.Fatalf("frozen agent not restarted in 30s: %v", p)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("frozen agent restarted by the watchdog after %v", time.Since(frozen).Round(100*time.Millisecond))
+	if j := m.MustRun(ctx, "journalctl", "--no-pager", "-u", "tether-routeros.service", "-o", "cat"); !strings.Contains(j, "Watchdog timeout") {
+		t.Errorf("restart was not the watchdog's (no \"Watchdog timeout\" in the journal):\n%s", j)
+	}
+
 	stopClean(t, ctx, m, "tether-routeros.service")
 }
 
@@ -309,6 +330,11 @@ func stopClean(t *testing.T, ctx context.Context, m *Machine, unit string) {
 		t.Fatalf("after systemctl stop (%v): %v, want inactive, success", took, p)
 	}
 	j := m.MustRun(ctx, "journalctl", "--no-pager", "-u", unit, "-o", "short-monotonic")
+	// Only the last stop: earlier runs of the unit may have been killed
+	// on purpose.
+	if i := strings.LastIndex(j, "Stopping "); i >= 0 {
+		j = j[i:]
+	}
 	if !strings.Contains(j, "agent stopped") {
 		t.Errorf("%s journal has no \"agent stopped\" line:\n%s", unit, j)
 	}
