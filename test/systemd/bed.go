@@ -270,8 +270,16 @@ func (m *Machine) boot() error {
 	_, _ = fmt.Fprintf(m.logf, "=== boot %s\n", start.UTC().Format(time.RFC3339))
 	cmd := exec.Command("systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--machine="+m.Name,
 		"-D", m.Root, "--network-namespace-path=/run/netns/"+m.netns, "--bind=/dev/net/tun",
+		// nspawn drops CAP_NET_ADMIN from the container unless it makes the
+		// network namespace itself; the namespace is the container's own,
+		// so give it back (nft, wg-quick and sysctl -w need it).
+		"--capability=CAP_NET_ADMIN",
 		"--console=pipe", "-b")
 	cmd.Stdout, cmd.Stderr = m.logf, m.logf
+	// nspawn mounts /proc/sys read-only; on a real host /proc/sys/net is
+	// writable, and systemd-sysctl.service (which applies /etc/sysctl.d at
+	// boot) is skipped without it.
+	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_API_VFS_WRITABLE=network")
 	// nspawn forwards SIGTERM to the container as a halt request; its own
 	// process group keeps a ^C of `go test` from racing our teardown.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

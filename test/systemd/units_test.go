@@ -345,3 +345,158 @@ func stopClean(t *testing.T, ctx context.Context, m *Machine, unit string) {
 	}
 	t.Logf("systemctl stop %s took %v; journal:\n%s", unit, took.Round(time.Millisecond), j)
 }
+
+// linuxSite is a Linux site with one of each kind of state a reboot wipes:
+// a WireGuard interface (wg-quick, userspace wireguard-go here), a sysctl
+// and an nftables firewall.
+const linuxSite = `platform = "linux"
+[[interface]]
+name = "lo"
+comment = "loopback"
+[[wireguard]]
+name = "wg0"
+listen_port = 51820
+mtu = 1420
+public_key = "%s"
+[sysctl]
+"net.ipv6.conf.all.forwarding" = "1"
+[firewall_policy]
+input = "drop"
+forward = "drop"
+output = "accept"
+[[firewall]]
+chain = "input"
+action = "accept"
+in_interface = "lo"
+comment = "loopback"
+`
+
+// linuxEdge boots a machine whose tether.service (enabled, started) has
+// applied linuxSite, checking on the way that the unit reported ready
+// through sd_notify and that the site is in place.
+func linuxEdge(t *testing.T, ctx context.Context) *Machine {
+	t.Helper()
+	Require(t)
+	wgGo, err := exec.LookPath("wireguard-go")
+	if err != nil {
+		t.Skip("needs wireguard-go on the host: the container's kernel has no WireGuard module to rely on")
+	}
+	m := installed(t, ctx)
+	b, err := os.ReadFile(wgGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.WriteFile("/usr/bin/wireguard-go", b, 0o755)
+
+	m.WriteFile("/etc/tether/agent.toml", []byte(`repo = "/srv/net.git"
+site = "edge"
+poll_interval = "2s"
+`), 0o640)
+	// keygen prints the public key on stdout and a note on stderr; Run
+	// merges them, so take the key's line.
+	var pub string
+	for _, line := range strings.Fields(m.MustRun(ctx, "tether", "keygen", "--interface", "wg0", "--config", "/etc/tether/agent.toml")) {
+		if len(line) == 44 && strings.HasSuffix(line, "=") {
+			pub = line
+		}
+	}
+	if pub == "" {
+		t.Fatal("tether keygen printed no public key")
+	}
+	commit := netRepo(t, ctx, m, "root", map[string]string{"network.toml": network, "sites/edge.toml": fmt.Sprintf(linuxSite, pub)})
+	m.WriteFile("/etc/systemd/system/tether.service.d/bed.conf", []byte("[Service]\nReadWritePaths=/srv/net.git\n"), 0o644)
+	m.MustRun(ctx, "systemctl", "daemon-reload")
+	// Type=notify: enable --now returns once READY=1 arrived.
+	m.MustRun(ctx, "systemctl", "enable", "--now", "tether.service")
+	p := show(t, ctx, m, "tether.service", "ActiveState", "SubState", "Type")
+	if p["ActiveState"] != "active" || p["SubState"] != "running" || p["Type"] != "notify" {
+		t.Fatalf("after start: %v, want active/running Type=notify", p)
+	}
+	n := waitNote(t, ctx, m, "edge", commit)
+	if a := n.Attempts[len(n.Attempts)-1]; a.Result != notes.Applied {
+		t.Fatalf("edge's note on %s: %s (%s %v), want applied", commit[:12], a.Result, a.Reason, a.Errors)
+	}
+	if err := siteErr(ctx, m); err != nil {
+		t.Fatalf("applied, but %v", err)
+	}
+	return m
+}
+
+// TestLinuxUnit proves tether.service on a Linux site: enabled and started
+// from the .deb, it reports ready through sd_notify, applies the site
+// (WireGuard through wg-quick and wireguard-go, a sysctl, an nftables
+// firewall) as root with the unit's cut-down capabilities and sandbox, and
+// `systemctl stop` ends it cleanly.
+func TestLinuxUnit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	m := linuxEdge(t, ctx)
+	stopClean(t, ctx, m, "tether.service")
+}
+
+// TestLinuxReboot proves that a Linux site survives a real reboot of the
+// container (`systemctl reboot`; nspawn boots the same root in a fresh
+// network namespace, so nothing of the running state survives): the
+// enabled unit is running again and the site's tunnel, sysctl and firewall
+// are back, through boot units or the agent's own restore.
+func TestLinuxReboot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	m := linuxEdge(t, ctx)
+
+	start := time.Now()
+	m.Reboot(ctx)
+	t.Logf("rebooted in %v", time.Since(start).Round(time.Millisecond))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := show(t, ctx, m, "tether.service", "ActiveState", "SubState")
+		if p["ActiveState"] == "active" && p["SubState"] == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tether.service after reboot: %v, want active/running", p)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// Give the agent a few polls to notice and restore what the reboot
+	// wiped.
+	waitFor(t, ctx, 20*time.Second, func() error { return siteErr(ctx, m) })
+	if err := siteErr(ctx, m); err != nil {
+		t.Errorf("after reboot: %v", err)
+		// What boot did with the files the agent rendered.
+		for _, c := range [][]string{{"ls", "-l", "/etc/sysctl.d", "/etc/wireguard", "/etc/nftables.d"},
+			{"systemctl", "is-enabled", "nftables.service", "wg-quick@wg0.service"},
+			{"journalctl", "--no-pager", "-b", "-u", "tether.service", "-o", "cat"}} {
+			out, _ := m.Run(ctx, c...)
+			t.Logf("%s:\n%s", strings.Join(c, " "), out)
+		}
+	}
+	stopClean(t, ctx, m, "tether.service")
+}
+
+// siteErr says what of linuxSite is missing from the running system.
+func siteErr(ctx context.Context, m *Machine) error {
+	var missing []string
+	if out, err := m.Run(ctx, "ip", "link", "show", "dev", "wg0"); err != nil || !strings.Contains(out, "UP") {
+		missing = append(missing, "wg0 up")
+	}
+	if out, err := m.Run(ctx, "sysctl", "-n", "net.ipv6.conf.all.forwarding"); err != nil || strings.TrimSpace(out) != "1" {
+		missing = append(missing, "net.ipv6.conf.all.forwarding=1")
+	}
+	if out, err := m.Run(ctx, "nft", "list", "ruleset"); err != nil || !strings.Contains(out, "policy drop") {
+		missing = append(missing, "the firewall (input policy drop)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// waitFor polls check until it returns nil or d passes.
+func waitFor(t *testing.T, ctx context.Context, d time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for check() != nil && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(500 * time.Millisecond)
+	}
+}
