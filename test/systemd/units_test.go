@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -230,7 +231,9 @@ RestartSec=1s
 // (rossim on the container's loopback) as the unprivileged tether user;
 // its watchdog is fed (no restart over several WatchdogSec periods while the
 // last-ping timestamp moves) and enforced (an agent frozen with SIGSTOP is
-// killed and restarted); and `systemctl stop` ends it cleanly.
+// killed and restarted); `systemctl status` shows the running commit and the
+// last result (STATUS=); its journal lines carry no second timestamp and
+// no repeated field; and `systemctl stop` ends it cleanly.
 func TestRouterOSUnit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -283,7 +286,11 @@ tls = false
 	if a, b := atoi(t, w0), atoi(t, w1); b <= a {
 		t.Errorf("WatchdogTimestampMonotonic did not move in 9s (%d → %d): no WATCHDOG=1 reached systemd", a, b)
 	}
-	t.Logf("StatusText=%q", p["StatusText"])
+	// `systemctl status` tells where the site stands (STATUS=).
+	if want := "running " + commit[:12] + "; last applied " + commit[:12]; !strings.HasPrefix(p["StatusText"], want) {
+		t.Errorf("StatusText = %q, want it to start with %q", p["StatusText"], want)
+	}
+	journalFit(t, ctx, m, "tether-routeros.service")
 
 	// A hung agent: frozen, it stops pinging; systemd aborts it and
 	// Restart=on-failure brings up a new one that reports ready again.
@@ -305,6 +312,27 @@ tls = false
 	}
 
 	stopClean(t, ctx, m, "tether-routeros.service")
+}
+
+var zapTime = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`)
+
+// journalFit checks the agent's journal lines: journald stamps them, so the
+// agent adds no timestamp of its own, and no line names a field twice.
+func journalFit(t *testing.T, ctx context.Context, m *Machine, unit string) {
+	t.Helper()
+	j := m.MustRun(ctx, "journalctl", "--no-pager", "-u", unit, "-o", "cat", "_COMM=tether")
+	lines := strings.Split(strings.TrimSpace(j), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("%s: only %d agent lines in the journal:\n%s", unit, len(lines), j)
+	}
+	for _, line := range lines {
+		if zapTime.MatchString(strings.SplitN(line, "{", 2)[0]) {
+			t.Errorf("%s: line carries its own timestamp: %s", unit, line)
+		}
+		if strings.Count(line, `"site":`) > 1 {
+			t.Errorf("%s: line repeats the site field: %s", unit, line)
+		}
+	}
 }
 
 func atoi(t *testing.T, s string) int64 {
