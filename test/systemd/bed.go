@@ -23,13 +23,14 @@ import (
 // Suite and Packages define the root: what debootstrap installs on top of
 // minbase. adduser is the .deb's dependency; git is what go-git runs for a
 // local-directory repo (the tests' network repo); systemd, dbus and
-// iproute2 are booting and systemctl; procps, nftables and wireguard-tools
-// are what a Linux site's agent runs (sysctl, nft, wg, wg-quick).
+// iproute2 are booting and systemctl; procps, nftables, wireguard-tools and
+// iputils-ping are what a Linux site's agent runs (sysctl, nft, wg,
+// wg-quick, ping probes).
 const Suite = "bookworm"
 
 // Packages is the --include list of the root; changing it builds a new root.
 var Packages = []string{"systemd", "systemd-sysv", "dbus", "iproute2", "adduser", "git",
-	"procps", "nftables", "wireguard-tools"}
+	"procps", "nftables", "wireguard-tools", "iputils-ping"}
 
 // CacheDir holds the built roots, one directory per key.
 var CacheDir = "/var/cache/tether-test/debootstrap"

@@ -126,7 +126,22 @@ func netRepo(t *testing.T, ctx context.Context, m *Machine, owner string, files 
 	bare := filepath.Join(m.Root, "srv", "net.git")
 	git(t, "", "init", "-q", "--bare", "-b", "main", bare)
 	work := t.TempDir()
+	netWork = work
 	git(t, "", "clone", "-q", bare, work)
+	c := push(t, files, "bed: one site")
+	m.MustRun(ctx, "chown", "-R", owner+":"+owner, "/srv/net.git")
+	return c
+}
+
+// netWork is the operator's clone of the last netRepo. Later pushes (push)
+// are made as root: only Linux tests, whose agent is root, use them.
+var netWork string
+
+// push commits files (added or replaced) to the network repo and returns
+// the commit.
+func push(t *testing.T, files map[string]string, msg string) string {
+	t.Helper()
+	work := netWork
 	for name, content := range files {
 		p := filepath.Join(work, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -137,9 +152,8 @@ func netRepo(t *testing.T, ctx context.Context, m *Machine, owner string, files 
 		}
 	}
 	git(t, work, "add", "-A")
-	git(t, work, "commit", "-q", "-m", "bed: one site")
+	git(t, work, "commit", "-q", "-m", msg)
 	git(t, work, "push", "-q", "origin", "HEAD:main")
-	m.MustRun(ctx, "chown", "-R", owner+":"+owner, "/srv/net.git")
 	return git(t, work, "rev-parse", "HEAD")
 }
 
@@ -402,7 +416,7 @@ comment = "loopback"
 // linuxEdge boots a machine whose tether.service (enabled, started) has
 // applied linuxSite, checking on the way that the unit reported ready
 // through sd_notify and that the site is in place.
-func linuxEdge(t *testing.T, ctx context.Context) *Machine {
+func linuxEdge(t *testing.T, ctx context.Context) (*Machine, string) {
 	t.Helper()
 	Require(t)
 	wgGo, err := exec.LookPath("wireguard-go")
@@ -447,7 +461,7 @@ poll_interval = "2s"
 	if err := siteErr(ctx, m); err != nil {
 		t.Fatalf("applied, but %v", err)
 	}
-	return m
+	return m, pub
 }
 
 // TestLinuxUnit proves tether.service on a Linux site: enabled and started
@@ -458,7 +472,7 @@ poll_interval = "2s"
 func TestLinuxUnit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	m := linuxEdge(t, ctx)
+	m, _ := linuxEdge(t, ctx)
 	stopClean(t, ctx, m, "tether.service")
 }
 
@@ -470,7 +484,7 @@ func TestLinuxUnit(t *testing.T) {
 func TestLinuxReboot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	m := linuxEdge(t, ctx)
+	m, _ := linuxEdge(t, ctx)
 
 	start := time.Now()
 	m.Reboot(ctx)
@@ -500,6 +514,78 @@ func TestLinuxReboot(t *testing.T) {
 		}
 	}
 	stopClean(t, ctx, m, "tether.service")
+}
+
+// TestLinuxDeadman proves the Linux dead-man under systemd: the agent is
+// SIGKILLed while the health gate of a change is running (a must-pass ping
+// that cannot succeed); the transient timer the agent armed with
+// systemd-run lives outside the agent's cgroup, fires at deadline + margin
+// and runs `tether revert`, which restores the prior sysctl before the unit
+// restarts the agent (RestartSec=30s); the restarted agent then records the
+// commit as reverted in its note.
+func TestLinuxDeadman(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	m, pub := linuxEdge(t, ctx)
+	pid := show(t, ctx, m, "tether.service", "MainPID")["MainPID"]
+
+	bad := fmt.Sprintf(linuxSite, pub)
+	bad = strings.Replace(bad, `"net.ipv6.conf.all.forwarding" = "1"`, `"net.ipv6.conf.all.forwarding" = "0"`, 1)
+	bad += "[[probe]]\nname = \"nowhere\"\ntype = \"ping\"\ntarget = \"fd00:dead::1\"\n"
+	c2 := push(t, map[string]string{"sites/edge.toml": bad}, "bed: a change whose gate cannot pass")
+	m.MustRun(ctx, "systemctl", "reload", "tether.service") // SIGHUP: sync now
+
+	// Mid-gate: the change is applied and the dead-man armed.
+	var timer string
+	waitFor(t, ctx, 30*time.Second, func() error {
+		out, _ := m.Run(ctx, "systemctl", "list-units", "--no-legend", "--plain", "tether-deadman-*.timer")
+		if f := strings.Fields(out); len(f) > 0 {
+			timer = f[0]
+		}
+		fwd, _ := m.Run(ctx, "sysctl", "-n", "net.ipv6.conf.all.forwarding")
+		if timer == "" || strings.TrimSpace(fwd) != "0" {
+			return fmt.Errorf("not gating yet")
+		}
+		return nil
+	})
+	if timer == "" {
+		t.Fatalf("no tether-deadman timer armed after pushing %s", c2[:12])
+	}
+	m.MustRun(ctx, "kill", "-KILL", pid)
+	killed := time.Now()
+	t.Logf("killed the agent mid-gate; %s armed", timer)
+
+	// deadline 20s + margin 5s from arming; the agent restarts 30s after
+	// the kill, so the revert seen while it is down is the timer's.
+	var restored time.Duration
+	waitFor(t, ctx, 45*time.Second, func() error {
+		fwd, _ := m.Run(ctx, "sysctl", "-n", "net.ipv6.conf.all.forwarding")
+		if strings.TrimSpace(fwd) != "1" {
+			return fmt.Errorf("not restored")
+		}
+		restored = time.Since(killed)
+		return nil
+	})
+	if restored == 0 {
+		t.Fatalf("forwarding not restored within 45s of the kill; timers:\n%s", m.MustRun(ctx, "systemctl", "list-timers", "--all", "--no-pager"))
+	}
+	p := show(t, ctx, m, "tether.service", "MainPID", "NRestarts")
+	if p["NRestarts"] != "0" {
+		t.Errorf("the agent restarted (%v) before the revert: the timer's work is not proved", p)
+	}
+	dm := m.MustRun(ctx, "journalctl", "--no-pager", "-o", "cat", "-u", strings.TrimSuffix(timer, ".timer")+".service")
+	t.Logf("prior sysctl back %v after the kill; dead-man service journal:\n%s", restored.Round(100*time.Millisecond), dm)
+	if !strings.Contains(dm, "Finished") && !strings.Contains(dm, "Deactivated successfully") {
+		t.Errorf("the dead-man service did not run to success")
+	}
+
+	// The restarted agent notes the commit it could not keep.
+	n := waitNote(t, ctx, m, "edge", c2)
+	a := n.Attempts[len(n.Attempts)-1]
+	if a.Result == notes.Applied {
+		t.Errorf("note on %s says applied after a dead-man revert", c2[:12])
+	}
+	t.Logf("note on %s after restart: %s (%s)", c2[:12], a.Result, a.Reason)
 }
 
 // siteErr says what of linuxSite is missing from the running system.
