@@ -239,18 +239,11 @@ WatchdogSec=3s
 RestartSec=1s
 `
 
-// TestRouterOSUnit proves tether-routeros.service under systemd: installed
-// from the .deb, it starts as Type=notify and `systemctl start` returns only
-// once the agent sent READY=1; it applies the site through the RouterOS API
-// (rossim on the container's loopback) as the unprivileged tether user;
-// its watchdog is fed (no restart over several WatchdogSec periods while the
-// last-ping timestamp moves) and enforced (an agent frozen with SIGSTOP is
-// killed and restarted); `systemctl status` shows the running commit and the
-// last result (STATUS=); its journal lines carry no second timestamp and
-// no repeated field; and `systemctl stop` ends it cleanly.
-func TestRouterOSUnit(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
+// routerOSAgent boots a machine with rossim serving the API on its
+// loopback, the network repo and agent.toml for site home, and the test
+// drop-in for tether-routeros.service; the unit is not started.
+func routerOSAgent(t *testing.T, ctx context.Context) (*Machine, string) {
+	t.Helper()
 	m := installed(t, ctx)
 
 	m.MustRun(ctx, "systemd-run", "--unit=rossim", "--property=Type=exec", "/usr/local/bin/rossim",
@@ -269,6 +262,23 @@ tls = false
 	m.MustRun(ctx, "chgrp", "tether", "/etc/tether/agent.toml", "/etc/tether/routeros-password")
 	m.WriteFile("/etc/systemd/system/tether-routeros.service.d/bed.conf", []byte(unitDropIn), 0o644)
 	m.MustRun(ctx, "systemctl", "daemon-reload")
+
+	return m, commit
+}
+
+// TestRouterOSUnit proves tether-routeros.service under systemd: installed
+// from the .deb, it starts as Type=notify and `systemctl start` returns only
+// once the agent sent READY=1; it applies the site through the RouterOS API
+// (rossim on the container's loopback) as the unprivileged tether user;
+// its watchdog is fed (no restart over several WatchdogSec periods while the
+// last-ping timestamp moves) and enforced (an agent frozen with SIGSTOP is
+// killed and restarted); `systemctl status` shows the running commit and the
+// last result (STATUS=); its journal lines carry no second timestamp and
+// no repeated field; and `systemctl stop` ends it cleanly.
+func TestRouterOSUnit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	m, commit := routerOSAgent(t, ctx)
 
 	start := time.Now()
 	// Type=notify: start blocks until READY=1 (or fails).
@@ -612,5 +622,43 @@ func waitFor(t *testing.T, ctx context.Context, d time.Duration, check func() er
 	deadline := time.Now().Add(d)
 	for check() != nil && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestPurge proves that `dpkg --purge` of a running, enabled install leaves
+// nothing behind: the agent is stopped, the units, their enablement links,
+// the state directory and the tether user are gone, and systemd is still
+// running without failed units.
+func TestPurge(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	m, commit := routerOSAgent(t, ctx)
+	m.MustRun(ctx, "systemctl", "enable", "--now", "tether-routeros.service")
+	waitNote(t, ctx, m, "home", commit)
+	// The operator's files are theirs to remove.
+	m.MustRun(ctx, "rm", "-r", "/etc/systemd/system/tether-routeros.service.d", "/etc/tether/agent.toml", "/etc/tether/routeros-password")
+
+	m.MustRun(ctx, "dpkg", "--purge", "tether")
+	var left []string
+	if out, _ := m.Run(ctx, "pgrep", "-x", "tether"); strings.TrimSpace(out) != "" {
+		left = append(left, "tether processes "+strings.Join(strings.Fields(out), ","))
+	}
+	for _, path := range []string{"/lib/systemd/system/tether.service", "/lib/systemd/system/tether-routeros.service",
+		"/etc/systemd/system/multi-user.target.wants/tether-routeros.service", "/var/lib/tether", "/etc/tether", "/usr/bin/tether"} {
+		if _, err := m.Run(ctx, "test", "-e", path); err == nil {
+			left = append(left, path)
+		}
+	}
+	if _, err := m.Run(ctx, "getent", "passwd", "tether"); err == nil {
+		left = append(left, "user tether")
+	}
+	if _, err := m.Run(ctx, "getent", "group", "tether"); err == nil {
+		left = append(left, "group tether")
+	}
+	if len(left) > 0 {
+		t.Errorf("dpkg --purge left: %s", strings.Join(left, "; "))
+	}
+	if state := strings.TrimSpace(m.MustRun(ctx, "systemctl", "list-units", "--failed", "--no-legend", "--plain")); state != "" {
+		t.Errorf("failed units after purge:\n%s", state)
 	}
 }
