@@ -588,6 +588,9 @@ func TestLinuxDeadman(t *testing.T) {
 	if !strings.Contains(dm, "Finished") && !strings.Contains(dm, "Deactivated successfully") {
 		t.Errorf("the dead-man service did not run to success")
 	}
+	if !strings.Contains(dm, "reverted by dead-man") || strings.Contains(dm, `"ts":`) {
+		t.Errorf("the dead-man's journal lines: want its \"reverted by dead-man\" line without a timestamp of its own")
+	}
 
 	// The restarted agent notes the commit it could not keep.
 	n := waitNote(t, ctx, m, "edge", c2)
