@@ -45,9 +45,10 @@ const (
 var tools = []string{"debootstrap", "systemd-nspawn", "nsenter", "ip", "mount"}
 
 // Require skips t when the bed cannot run here: -short, not root, or a
-// missing tool. On CI (CI=true or 1) as root a missing tool fails the test:
-// the CI set-up is broken.
-func Require(t testing.TB) {
+// missing tool (the bed's own and extra, which a test names). On CI
+// (CI=true or 1) as root a missing tool fails the test: the CI set-up is
+// broken.
+func Require(t testing.TB, extra ...string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short (make unit): boots a systemd container")
@@ -56,7 +57,7 @@ func Require(t testing.TB) {
 		t.Skip("needs root: mounts an overlay and boots a container with systemd-nspawn")
 	}
 	var missing []string
-	for _, tool := range tools {
+	for _, tool := range append(tools[:len(tools):len(tools)], extra...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
@@ -64,7 +65,7 @@ func Require(t testing.TB) {
 	if len(missing) == 0 {
 		return
 	}
-	err := fmt.Errorf("missing %s (apt-get install debootstrap systemd-container util-linux iproute2)", strings.Join(missing, ", "))
+	err := fmt.Errorf("missing %s (apt-get install debootstrap systemd-container util-linux iproute2 git wireguard-go)", strings.Join(missing, ", "))
 	if ci := strings.ToLower(os.Getenv("CI")); (ci == "true" || ci == "1") && os.Geteuid() == 0 {
 		t.Fatalf("%v (CI is set and we run as root, so this is a failure, not a skip)", err)
 	}

@@ -83,10 +83,7 @@ func build(t *testing.T) (deb, sim string) {
 // /usr/local/bin.
 func installed(t *testing.T, ctx context.Context) *Machine {
 	t.Helper()
-	Require(t)
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs the git CLI to make the network repo")
-	}
+	Require(t, "git") // the network repo is made on the host
 	deb, sim := build(t)
 	start := time.Now()
 	m := Boot(t, Root(t))
@@ -428,10 +425,12 @@ comment = "loopback"
 // through sd_notify and that the site is in place.
 func linuxEdge(t *testing.T, ctx context.Context) (*Machine, string) {
 	t.Helper()
-	Require(t)
+	// The host's wireguard-go goes into the container: bookworm does not
+	// package it, and the kernel may lack the WireGuard module.
+	Require(t, "wireguard-go")
 	wgGo, err := exec.LookPath("wireguard-go")
 	if err != nil {
-		t.Skip("needs wireguard-go on the host: the container's kernel has no WireGuard module to rely on")
+		t.Fatal(err)
 	}
 	m := installed(t, ctx)
 	b, err := os.ReadFile(wgGo)
