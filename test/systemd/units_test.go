@@ -476,12 +476,17 @@ poll_interval = "2s"
 // TestLinuxUnit proves tether.service on a Linux site: enabled and started
 // from the .deb, it reports ready through sd_notify, applies the site
 // (WireGuard through wg-quick and wireguard-go, a sysctl, an nftables
-// firewall) as root with the unit's cut-down capabilities and sandbox, and
-// `systemctl stop` ends it cleanly.
+// firewall) as root with the unit's cut-down capabilities and sandbox, logs
+// fit for journald and says where it stands in STATUS=, and `systemctl stop`
+// ends it cleanly.
 func TestLinuxUnit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	m, _ := linuxEdge(t, ctx)
+	journalFit(t, ctx, m, "tether.service")
+	if st := show(t, ctx, m, "tether.service", "StatusText")["StatusText"]; !strings.Contains(st, "; last applied ") {
+		t.Errorf("StatusText = %q, want the last applied commit", st)
+	}
 	stopClean(t, ctx, m, "tether.service")
 }
 
