@@ -603,6 +603,15 @@ func TestLinuxDeadman(t *testing.T) {
 		t.Errorf("note on %s says applied after a dead-man revert", c2[:12])
 	}
 	t.Logf("note on %s after restart: %s (%s)", c2[:12], a.Result, a.Reason)
+
+	// Type=notify means ready after recovery: the restarted agent's
+	// recovery lines come before systemd's "Started".
+	j := m.MustRun(ctx, "journalctl", "--no-pager", "-o", "cat", "-u", "tether.service")
+	j = j[strings.LastIndex(j, "Starting tether.service"):]
+	rec, started := strings.Index(j, `"step": "recover"`), strings.Index(j, "Started tether.service")
+	if rec < 0 || started < 0 || rec > started {
+		t.Errorf("restarted agent: want its recovery logged before READY=1 (systemd's Started line):\n%s", j)
+	}
 }
 
 // siteErr says what of linuxSite is missing from the running system.
