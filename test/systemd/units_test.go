@@ -378,12 +378,21 @@ func stopClean(t *testing.T, ctx context.Context, m *Machine, unit string) {
 	if p["ActiveState"] != "inactive" || p["Result"] != "success" {
 		t.Fatalf("after systemctl stop (%v): %v, want inactive, success", took, p)
 	}
-	j := m.MustRun(ctx, "journalctl", "--no-pager", "-u", unit, "-o", "short-monotonic")
-	// Only the last stop: earlier runs of the unit may have been killed
-	// on purpose.
-	if i := strings.LastIndex(j, "Stopping "); i >= 0 {
-		j = j[i:]
-	}
+	// journald reads the agent's stderr stream asynchronously: its last
+	// line may land after systemd's own "Stopped" message.
+	var j string
+	waitFor(t, ctx, 5*time.Second, func() error {
+		j = m.MustRun(ctx, "journalctl", "--no-pager", "-u", unit, "-o", "short-monotonic")
+		// Only the last stop: earlier runs of the unit may have been
+		// killed on purpose.
+		if i := strings.LastIndex(j, "Stopping "); i >= 0 {
+			j = j[i:]
+		}
+		if !strings.Contains(j, "agent stopped") {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
 	if !strings.Contains(j, "agent stopped") {
 		t.Errorf("%s journal has no \"agent stopped\" line:\n%s", unit, j)
 	}
