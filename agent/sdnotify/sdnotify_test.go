@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -130,5 +131,39 @@ func TestWatchdogInterval(t *testing.T) {
 	t.Setenv("WATCHDOG_PID", fmt.Sprint(os.Getpid()))
 	if d, err := WatchdogInterval(); err != nil || d != 5*time.Second {
 		t.Fatalf("%v %v", d, err)
+	}
+}
+
+// TestJournalStream: the variable counts only for the file it names.
+func TestJournalStream(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	other, err := os.Create(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	env := fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	for _, c := range []struct {
+		env  string
+		f    *os.File
+		want bool
+	}{
+		{env, f, true},
+		{env, other, false}, // inherited variable, redirected stderr
+		{"", f, false},
+		{"garbage", f, false},
+		{env, nil, false},
+	} {
+		if got := journalStream(c.env, c.f); got != c.want {
+			t.Errorf("journalStream(%q, %v) = %v, want %v", c.env, c.f != nil, got, c.want)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,8 +17,8 @@ import (
 	"github.com/tether-net/tether/agent/sdnotify"
 )
 
-// observer feeds the metrics endpoint and the systemd watchdog from the
-// agent's syncs.
+// observer feeds the metrics endpoint, the systemd watchdog and the status
+// line of `systemctl status` from the agent's syncs.
 type observer struct {
 	m     *metrics.Metrics
 	notes *notes.Store
@@ -30,11 +32,18 @@ type observer struct {
 	notify   interface{ Notify(*agent.Outcome) }
 	lastAPI  mikrotik.Stats
 	progress atomic.Int64 // unix nanos of the last completed sync
+
+	// STATUS= is read from the agent's saved state, so it says what the
+	// device runs, not what this process happened to see.
+	notify *sdnotify.Notifier
+	states *agent.StateStore
+	poll   time.Duration
 }
 
 func (o *observer) Synced(out *agent.Outcome, err error) {
 	now := time.Now()
 	o.progress.Store(now.UnixNano())
+	o.status(err, now)
 	if err == nil {
 		o.m.SyncOK(now)
 	}
@@ -88,6 +97,40 @@ func (o *observer) watchdog(ctx context.Context, n *sdnotify.Notifier, stall tim
 			}
 		}
 	}
+}
+
+// status sends STATUS= (no-op outside systemd).
+func (o *observer) status(syncErr error, now time.Time) {
+	if !o.notify.Enabled() || o.states == nil {
+		return
+	}
+	st, err := o.states.Load()
+	if err != nil {
+		st, syncErr = &agent.State{}, err
+	}
+	_ = o.notify.Status(statusLine(st, syncErr, now.Add(o.poll)))
+}
+
+// statusLine is where the site stands, in one line: the commit the device
+// runs, the last outcome, a failing sync and the next poll.
+func statusLine(st *agent.State, syncErr error, next time.Time) string {
+	short := func(c string) string { return c[:min(12, len(c))] }
+	parts := []string{"running nothing yet"}
+	if st.Running != "" {
+		parts[0] = "running " + short(st.Running)
+	}
+	if st.LastResult != "" {
+		parts = append(parts, fmt.Sprintf("last %s %s at %s", st.LastResult, short(st.LastCommit), st.LastAt.UTC().Format("2006-01-02 15:04:05Z")))
+	}
+	if syncErr != nil {
+		msg := syncErr.Error()
+		if len(msg) > 160 {
+			msg = msg[:160] + "…"
+		}
+		parts = append(parts, "sync failing: "+msg)
+	}
+	parts = append(parts, "next poll "+next.UTC().Format("15:04:05Z"))
+	return strings.Join(parts, "; ")
 }
 
 // timedSource records how long each poll of the repo takes and whether it

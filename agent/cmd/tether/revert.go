@@ -58,7 +58,8 @@ func runRevert(ctx context.Context, env *cliEnv, args []string) int {
 	if dir == "" {
 		dir = linuxhost.DefaultStateDir
 	}
-	log, err := zap.NewProduction()
+	// The dead-man runs this under systemd-run: the journal-aware logger.
+	log, err := newLogger(config.Log{Level: "info", Format: "json"})
 	if err != nil {
 		log = zap.NewNop()
 	}

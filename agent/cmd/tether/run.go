@@ -40,8 +40,9 @@ A transaction interrupted by a crash is finished or reverted at start.`,
 	})
 }
 
-// newLogger builds the zap logger the config asks for: JSON for journald,
-// console for people.
+// newLogger builds the zap logger the config asks for: JSON for a log
+// shipper, console for people; without its own timestamp under journald,
+// and never with a field twice (the site is added at several layers).
 func newLogger(c config.Log) (*zap.Logger, error) {
 	var level zapcore.Level
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
@@ -53,8 +54,12 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 		zc.DisableStacktrace = true
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
+	if sdnotify.JournalStream(os.Stderr) {
+		// journald stamps every line itself.
+		zc.EncoderConfig.TimeKey = ""
+	}
 	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
-	return zc.Build()
+	return zc.Build(zap.WrapCore(uniqueFields))
 }
 
 // setup is everything `run` and `apply --once` share: the source, the notes,
@@ -231,9 +236,17 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		go s.notifier.Run(ctx)
 	}
 	notify := sdnotify.FromEnv()
+	s.obs.notify, s.obs.states, s.obs.poll = notify, s.agent.States, s.cfg.PollInterval.Duration
 	go s.obs.watchdog(ctx, notify, 2*(s.cfg.PollInterval.Duration+10*time.Minute))
 	s.log.Info("agent started", zap.String("step", "start"), zap.String("repo", gitsource.RedactURL(s.cfg.Repo)), zap.Duration("poll_interval", s.cfg.PollInterval.Duration))
+	// READY=1 only once an interrupted transaction is finished or undone
+	// (tether.service's TimeoutStartSec allows for it); Run recovers again,
+	// which is a no-op after a success and a retry after a failure.
+	if _, err := s.agent.Recover(ctx); err != nil {
+		s.log.Error("recovery failed", zap.String("step", "recover"), zap.Error(err))
+	}
 	_ = notify.Ready()
+	s.obs.status(nil, time.Now())
 	err = s.agent.Run(ctx, s.cfg.PollInterval.Duration, kick)
 	_ = notify.Stopping()
 	if err != nil && !errors.Is(err, context.Canceled) {
