@@ -35,7 +35,7 @@ type observer struct {
 
 	// STATUS= is read from the agent's saved state, so it says what the
 	// device runs, not what this process happened to see.
-	notify *sdnotify.Notifier
+	sd     *sdnotify.Notifier
 	states *agent.StateStore
 	poll   time.Duration
 }
@@ -101,14 +101,14 @@ func (o *observer) watchdog(ctx context.Context, n *sdnotify.Notifier, stall tim
 
 // status sends STATUS= (no-op outside systemd).
 func (o *observer) status(syncErr error, now time.Time) {
-	if !o.notify.Enabled() || o.states == nil {
+	if !o.sd.Enabled() || o.states == nil {
 		return
 	}
 	st, err := o.states.Load()
 	if err != nil {
 		st, syncErr = &agent.State{}, err
 	}
-	_ = o.notify.Status(statusLine(st, syncErr, now.Add(o.poll)))
+	_ = o.sd.Status(statusLine(st, syncErr, now.Add(o.poll)))
 }
 
 // statusLine is where the site stands, in one line: the commit the device

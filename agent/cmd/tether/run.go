@@ -236,14 +236,16 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		go s.notifier.Run(ctx)
 	}
 	notify := sdnotify.FromEnv()
-	s.obs.notify, s.obs.states, s.obs.poll = notify, s.agent.States, s.cfg.PollInterval.Duration
+	s.obs.sd, s.obs.states, s.obs.poll = notify, s.agent.States, s.cfg.PollInterval.Duration
 	go s.obs.watchdog(ctx, notify, 2*(s.cfg.PollInterval.Duration+10*time.Minute))
 	s.log.Info("agent started", zap.String("step", "start"), zap.String("repo", gitsource.RedactURL(s.cfg.Repo)), zap.Duration("poll_interval", s.cfg.PollInterval.Duration))
 	// READY=1 only once an interrupted transaction is finished or undone
 	// (tether.service's TimeoutStartSec allows for it); Run recovers again,
 	// which is a no-op after a success and a retry after a failure.
-	if _, err := s.agent.Recover(ctx); err != nil {
+	if o, err := s.agent.Recover(ctx); err != nil {
 		s.log.Error("recovery failed", zap.String("step", "recover"), zap.Error(err))
+	} else if o != nil {
+		s.obs.Synced(o, nil) // metrics and notifications see the recovered outcome
 	}
 	_ = notify.Ready()
 	s.obs.status(nil, time.Now())
