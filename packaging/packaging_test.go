@@ -280,7 +280,7 @@ func TestUnitPromises(t *testing.T) {
 	if got := strings.Fields(linux["CapabilityBoundingSet"]); !slices.Equal(got, []string{"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_DAC_OVERRIDE"}) {
 		t.Errorf("tether.service capabilities: %v", got)
 	}
-	for _, p := range []string{"/etc/wireguard", "/etc/bird", "/etc/nftables.d", "/etc/sysctl.d", "/etc/keepalived", "/etc/systemd/network"} {
+	for _, p := range []string{"/etc/wireguard", "/etc/bird", "/etc/nftables.d", "/etc/sysctl.d", "/etc/keepalived", "/etc/systemd/network", "/etc/systemd/system", "/etc/tether/addr"} {
 		if !strings.Contains(linux["ReadWritePaths"], "-"+p+" ") {
 			t.Errorf("tether.service: ReadWritePaths lacks %s", p)
 		}

@@ -38,6 +38,11 @@ func (s Systemd) SetEnabled(ctx context.Context, unit string, on bool) error {
 	verb := "disable"
 	if on {
 		verb = "enable"
+	} else if enabled, err := s.Enabled(ctx, unit); err == nil && !enabled {
+		// Nothing to undo: `systemctl disable` of a unit whose file was
+		// never written (an apply that failed before it) exits 1, and a
+		// revert must not fail on that.
+		return nil
 	}
 	if _, err := run(ctx, s.Runner, "systemctl", verb, unit); err != nil {
 		return fmt.Errorf("systemd: %w", err)

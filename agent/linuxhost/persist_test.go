@@ -147,8 +147,28 @@ func TestSystemdBootCommands(t *testing.T) {
 	if err := s.SetEnabled(ctx, "radvd.service", false); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"systemctl is-enabled --quiet wg-quick@wg0.service", "systemctl enable wg-quick@wg0.service", "systemctl disable radvd.service"}
+	want := []string{"systemctl is-enabled --quiet wg-quick@wg0.service", "systemctl enable wg-quick@wg0.service",
+		"systemctl is-enabled --quiet radvd.service", "systemctl disable radvd.service"}
 	if !slices.Equal(fr.cmds, want) {
 		t.Fatalf("commands %q, want %q", fr.cmds, want)
 	}
+	// A unit that is not enabled (or whose file was never written: an
+	// apply that failed before it) is not disabled: systemctl would exit 1
+	// and fail the revert. Found by test/systemd TestLinuxReboot.
+	nf := &notEnabledRunner{}
+	if err := (Systemd{Runner: nf}).SetEnabled(ctx, "tether-nft.service", false); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"systemctl is-enabled --quiet tether-nft.service"}; !slices.Equal(nf.cmds, want) {
+		t.Fatalf("commands %q, want %q", nf.cmds, want)
+	}
+}
+
+// notEnabledRunner answers every command with exit 1, as systemctl does for
+// a unit that is disabled or does not exist.
+type notEnabledRunner struct{ cmds []string }
+
+func (r *notEnabledRunner) Run(_ context.Context, name string, args ...string) ([]byte, []byte, int, error) {
+	r.cmds = append(r.cmds, name+" "+strings.Join(args, " "))
+	return nil, []byte("Failed to get unit file state for tether-nft.service: No such file or directory"), 1, nil
 }
