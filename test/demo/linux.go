@@ -477,5 +477,6 @@ gate_deadline = "20s"
 stable_window = "3s"
 deadman_margin = "5s"
 peer_note_wait = "8s"
+witness_wait = "10s"
 `
 }

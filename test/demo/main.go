@@ -304,7 +304,7 @@ func firstLines(s string, n int) string {
 
 // fastGate shortens the health gate so the demo runs in about a minute.
 func fastGate(networkTOML string) string {
-	return strings.Replace(networkTOML, "[health]", "[health]\n# demo: short gate and dead-man margin (defaults: 120s deadline, 10s window, 60s margin)\ndeadman_margin = \"5s\"", 1)
+	return strings.Replace(networkTOML, "[health]", "[health]\n# demo: short gate, dead-man margin and witness wait (defaults: 120s deadline, 10s window, 60s margin, 60s wait)\ndeadman_margin = \"5s\"\nwitness_wait = \"10s\"", 1)
 }
 
 func exampleFiles() (map[string]string, error) {
