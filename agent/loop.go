@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -746,42 +747,18 @@ func (a *Agent) farEndGaveUp(ctx context.Context, n *policy.Network, commit stri
 }
 
 func (a *Agent) gateConfig(site *policy.Site) GateConfig {
-	cfg := GateConfig{
-		Deadline:     site.Health.GateDeadline.Duration,
-		StableWindow: site.Health.StableWindow.Duration,
-		PeerNoteWait: site.Health.PeerNoteWait.Duration,
-		Interval:     2 * time.Second,
+	return GateConfig{
+		// This agent's [gate] overrides the network's settings where set.
+		Deadline:     cmp.Or(a.Gate.Deadline, site.Health.GateDeadline.Duration),
+		StableWindow: cmp.Or(a.Gate.StableWindow, site.Health.StableWindow.Duration),
+		PeerNoteWait: cmp.Or(a.Gate.PeerNoteWait, site.Health.PeerNoteWait.Duration),
+		Interval:     cmp.Or(a.Gate.Interval, 2*time.Second),
 
-		HandshakeBudget: site.Health.HandshakeBudget.Duration,
-		BGPBudget:       site.Health.BGPBudget.Duration,
-		ProbeFailures:   site.Health.ProbeFailures,
-		WitnessWait:     site.Health.WitnessWait.Duration,
+		HandshakeBudget: cmp.Or(a.Gate.HandshakeBudget, site.Health.HandshakeBudget.Duration),
+		BGPBudget:       cmp.Or(a.Gate.BGPBudget, site.Health.BGPBudget.Duration),
+		ProbeFailures:   cmp.Or(a.Gate.ProbeFailures, site.Health.ProbeFailures),
+		WitnessWait:     cmp.Or(a.Gate.WitnessWait, site.Health.WitnessWait.Duration),
 	}
-	if a.Gate.Deadline > 0 {
-		cfg.Deadline = a.Gate.Deadline
-	}
-	if a.Gate.StableWindow > 0 {
-		cfg.StableWindow = a.Gate.StableWindow
-	}
-	if a.Gate.PeerNoteWait > 0 {
-		cfg.PeerNoteWait = a.Gate.PeerNoteWait
-	}
-	if a.Gate.Interval > 0 {
-		cfg.Interval = a.Gate.Interval
-	}
-	if a.Gate.HandshakeBudget > 0 {
-		cfg.HandshakeBudget = a.Gate.HandshakeBudget
-	}
-	if a.Gate.BGPBudget > 0 {
-		cfg.BGPBudget = a.Gate.BGPBudget
-	}
-	if a.Gate.ProbeFailures > 0 {
-		cfg.ProbeFailures = a.Gate.ProbeFailures
-	}
-	if a.Gate.WitnessWait > 0 {
-		cfg.WitnessWait = a.Gate.WitnessWait
-	}
-	return cfg
 }
 
 // Run recovers, then syncs every interval (with jitter) or when kicked,
