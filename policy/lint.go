@@ -52,6 +52,7 @@ var LintRules = []LintRule{
 	{"TL020", "endpoint-port-not-listened", SeverityWarning, "the port in a link end's endpoint is not the port that end's WireGuard interface listens on, so the far end dials a port nobody answers (unless a port forward maps one to the other)", nil, lintEndpointPortNotListened},
 	{"TL021", "default-import-never-sent", SeverityWarning, "an end imports the default route but the far end neither originates nor exports one, so the session carries no default", nil, lintDefaultImportNeverSent},
 	{"TL022", "wg-route-on-bgp-link", SeverityWarning, "route = true on a link whose prefixes BGP carries: wg-quick installs static routes that stay when the session drops", nil, lintWGRouteOnBGPLink},
+	{"TL023", "accept-restricts-nothing", SeverityWarning, "an accept rule in input or forward is followed by no drop (no final drop policy, no drop rule, no defconf drop covering it), so everything it does not match is accepted anyway", lintAcceptRestrictsNothing, nil},
 }
 
 // lint runs every rule on every site and link; findings are sorted later.
@@ -313,6 +314,75 @@ func lintAcceptAfterDefconfDrop(c lintRun, s *Site) {
 		}
 	}
 }
+
+// lintAcceptRestrictsNothing (TL023): an accept only restricts traffic when
+// something after it drops what it does not match. What follows an accept
+// is, in order: a drop rule of the site placed after it, the final policy,
+// and on a defconf router defconf's last drop, which catches everything not
+// from the LAN except in the IPv4 forward chain, where it drops only what
+// comes in from the WAN.
+func lintAcceptRestrictsNothing(c lintRun, s *Site) {
+	defconf := s.Platform == "routeros" && (s.Defconf == nil || *s.Defconf)
+	for i, r := range s.Firewall {
+		if r.Action != "accept" || r.Disabled || (r.Table != "" && r.Table != "filter") || (r.Chain != "input" && r.Chain != "forward") {
+			continue
+		}
+		if finalPolicy(s, r.Chain) == "drop" {
+			continue
+		}
+		for _, fam := range families(r.Family) {
+			if dropFollows(s, i, fam) {
+				continue
+			}
+			if defconf && r.PlaceBefore != "" && (r.Chain == "input" || fam == "ipv6" || r.InInterfaceList == "WAN") {
+				continue // before defconf's drop, which covers this traffic
+			}
+			fix := "set firewall_policy." + r.Chain + " = \"drop\""
+			if s.Platform == "routeros" {
+				fix += " (tether keeps a drop as the chain's last rule)"
+			}
+			c.report(s.File, fmt.Sprintf("firewall[%d]", i), "nothing drops %s %s traffic after this accept, so it restricts nothing; %s or add a drop rule after it", fam, r.Chain, fix)
+			break
+		}
+	}
+}
+
+// finalPolicy is the site's declared final verdict of a filter chain.
+func finalPolicy(s *Site, chain string) string {
+	switch chain {
+	case "input":
+		return s.FirewallPolicy.Input
+	case "forward":
+		return s.FirewallPolicy.Forward
+	}
+	return s.FirewallPolicy.Output
+}
+
+// dropFollows reports whether an enabled drop or reject of the site comes
+// after firewall[i] in its chain and family: appended rules follow every
+// anchored one, and rules sharing an anchor (or none) keep file order.
+func dropFollows(s *Site, i int, fam string) bool {
+	a := s.Firewall[i]
+	for j, d := range s.Firewall {
+		if j == i || d.Disabled || (d.Action != "drop" && d.Action != "reject") || d.Chain != a.Chain || (d.Table != "" && d.Table != "filter") {
+			continue
+		}
+		if d.Family != "" && d.Family != "both" && d.Family != fam {
+			continue
+		}
+		switch {
+		case d.PlaceBefore == "" && a.PlaceBefore != "":
+			return true
+		case d.PlaceBefore == a.PlaceBefore && j > i:
+			return true
+		}
+	}
+	return false
+}
+
+// FinalDropComment is the human part of the comment of the drop rule tether
+// keeps last in a RouterOS chain for firewall_policy.
+func FinalDropComment(chain string) string { return "final policy: drop " + chain }
 
 // DefconfDropComment names the RouterOS defconf rule that ends a chain.
 func DefconfDropComment(family, chain string) string {

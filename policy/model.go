@@ -85,6 +85,8 @@ type Site struct {
 	VRRP           []VRRP             `toml:"vrrp"`
 	Sysctl         map[string]string  `toml:"sysctl"`
 	DNS            *DNS               `toml:"dns"`
+	Management     Management         `toml:"management"`
+	Logging        []LoggingRule      `toml:"logging"`
 	Probes         []Probe            `toml:"probe"`
 	Raw            Raw                `toml:"raw"`
 	BGP            BGPSite            `toml:"bgp"`
@@ -199,8 +201,11 @@ type FirewallRule struct {
 	LogPrefix      string `toml:"log_prefix"`
 }
 
-// FirewallPolicy is the default verdict of each base chain on Linux sites.
-// RouterOS sites keep defconf and place rules relative to it instead.
+// FirewallPolicy is the final verdict of each base chain. On Linux it is the
+// nftables chain policy. On RouterOS, whose chains always end in accept,
+// "drop" on input or forward renders one drop rule tether owns and keeps
+// as the last rule of the chain (IPv4 and IPv6), after defconf's rules and
+// every other rule; output is Linux only.
 type FirewallPolicy struct {
 	Input   string `toml:"input"`
 	Forward string `toml:"forward"`
@@ -248,6 +253,40 @@ type VRRP struct {
 type DNS struct {
 	Servers             []Addr `toml:"servers"`
 	AllowRemoteRequests bool   `toml:"allow_remote_requests"`
+}
+
+// Management hardens how the site itself is administered: which RouterOS
+// services listen, on which port and for whom, and how SSH authenticates.
+type Management struct {
+	Services []ManagedService `toml:"service"` // RouterOS /ip/service entries
+	SSH      *SSHSettings     `toml:"ssh"`
+}
+
+// ManagedService is one fixed RouterOS /ip/service entry (api, api-ssl,
+// ftp, ssh, telnet, winbox, www, www-ssl); what it leaves unset stays as
+// the router has it.
+type ManagedService struct {
+	Name      string   `toml:"name"`
+	Enabled   *bool    `toml:"enabled"`
+	Port      int      `toml:"port"`
+	Addresses []Prefix `toml:"addresses"` // source prefixes allowed to connect
+}
+
+// SSHSettings is the SSH server's authentication and, on Linux, where it
+// listens and who may log in (an sshd_config.d drop-in).
+type SSHSettings struct {
+	PasswordAuthentication *bool    `toml:"password_authentication"` // RouterOS 7.22+: /ip/ssh; Linux: PasswordAuthentication
+	ListenAddresses        []string `toml:"listen_addresses"`        // Linux: ListenAddress (address or address:port)
+	AllowUsers             []string `toml:"allow_users"`             // Linux: AllowUsers
+	Port                   int      `toml:"port"`                    // Linux: Port (RouterOS: the ssh service's port)
+	Unit                   string   `toml:"unit"`                    // Linux: unit reloaded after a change (default ssh.service)
+}
+
+// LoggingRule sends log topics to a log action (RouterOS /system/logging).
+type LoggingRule struct {
+	Topics []string `toml:"topics"` // e.g. ["wireguard", "info"]; "!x" excludes x
+	Action string   `toml:"action"` // memory (default) | disk | echo | remote, or a /system/logging/action name
+	Prefix string   `toml:"prefix"`
 }
 
 // Probe is a health check run from the site during the gate.

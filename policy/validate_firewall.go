@@ -58,15 +58,16 @@ func (c *siteChecker) checkFirewall() {
 	}
 }
 
-// checkFirewallPolicy checks [firewall_policy] (Linux only): each chain's
-// policy is accept or drop.
+// checkFirewallPolicy checks [firewall_policy]: each chain's policy is
+// accept or drop; RouterOS has no output policy (a final drop there would
+// cut the router's own traffic, the API's replies included).
 func (c *siteChecker) checkFirewallPolicy() {
 	fp := c.s.FirewallPolicy
 	for _, ch := range []struct{ path, v string }{{"firewall_policy.input", fp.Input}, {"firewall_policy.forward", fp.Forward}, {"firewall_policy.output", fp.Output}} {
 		switch ch.v {
 		case "", "accept", "drop":
-			if ch.v != "" && c.ros {
-				c.at(ch.path, "linux-only", "firewall_policy applies only to Linux; RouterOS keeps defconf and places rules before its drops")
+			if ch.v != "" && c.ros && ch.path == "firewall_policy.output" {
+				c.at(ch.path, "linux-only", "RouterOS takes a final policy for input and forward only; the output chain keeps accepting")
 			}
 		default:
 			c.at(ch.path, "invalid-value", fmt.Sprintf("chain policy must be \"accept\" or \"drop\", not %q", ch.v))

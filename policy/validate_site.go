@@ -47,6 +47,8 @@ func validateSite(n *Network, s *Site, l *loader, pool [2]uint32, poolOK bool) {
 	c.checkVRRP()
 	c.checkSysctl()
 	c.checkDNS()
+	c.checkManagement()
+	c.checkLogging()
 	c.checkProbes()
 	c.checkRawRouterOS()
 	c.checkRawLinux()
