@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -53,6 +55,7 @@ var LintRules = []LintRule{
 	{"TL021", "default-import-never-sent", SeverityWarning, "an end imports the default route but the far end neither originates nor exports one, so the session carries no default", nil, lintDefaultImportNeverSent},
 	{"TL022", "wg-route-on-bgp-link", SeverityWarning, "route = true on a link whose prefixes BGP carries: wg-quick installs static routes that stay when the session drops", nil, lintWGRouteOnBGPLink},
 	{"TL023", "accept-restricts-nothing", SeverityWarning, "an accept rule in input or forward is followed by no drop (no final drop policy, no drop rule, no defconf drop covering it), so everything it does not match is accepted anyway", lintAcceptRestrictsNothing, nil},
+	{"TL024", "input-drop-cuts-api", SeverityError, "firewall_policy.input = \"drop\" on RouterOS with no input accept that lets the companion host open a new API session (tcp 8728/8729, or an accept matching no protocol), so the agent is locked out at its next reconnect", lintInputDropCutsAPI, nil},
 }
 
 // lint runs every rule on every site and link; findings are sorted later.
@@ -345,6 +348,48 @@ func lintAcceptRestrictsNothing(c lintRun, s *Site) {
 			break
 		}
 	}
+}
+
+// lintInputDropCutsAPI (TL024): a RouterOS router answers the agent's API
+// through its input chain. The established session survives a final input
+// drop (defconf or the site accepts established traffic), so the gate
+// passes, and the next reconnect is dropped: only an input accept that
+// admits a new API connection keeps the router reachable.
+func lintInputDropCutsAPI(c lintRun, s *Site) {
+	if s.Platform != "routeros" || s.FirewallPolicy.Input != "drop" {
+		return
+	}
+	for _, r := range s.Firewall {
+		if r.Action != "accept" || r.Disabled || (r.Table != "" && r.Table != "filter") || r.Chain != "input" {
+			continue
+		}
+		if len(r.ConnectionState) > 0 && !slices.Contains(r.ConnectionState, "new") {
+			continue
+		}
+		if r.Protocol == "" && r.DstPort == "" {
+			return // accepts new connections of every protocol from what it matches
+		}
+		if r.Protocol == "tcp" && (r.DstPort == "" || portsHold(r.DstPort, 8728) || portsHold(r.DstPort, 8729)) {
+			return
+		}
+	}
+	c.report(s.File, "firewall_policy.input", "the final input drop also drops new API connections (tcp 8728/8729) from the companion host; add an input accept for them first (e.g. protocol = \"tcp\", dst_port = \"8729\", src_address = the companion host)")
+}
+
+// portsHold reports whether a port spec like "22,8728-8729" holds port.
+func portsHold(spec string, port int) bool {
+	for _, part := range strings.Split(spec, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if isRange {
+			b, _ = strconv.Atoi(hi)
+		}
+		if port >= a && port <= b {
+			return true
+		}
+	}
+	return false
 }
 
 // finalPolicy is the site's declared final verdict of a filter chain.

@@ -30,7 +30,7 @@ func (c *siteChecker) atLeast722() bool {
 func (c *siteChecker) checkManagement() {
 	m := c.s.Management
 	seen := map[string]bool{}
-	apiOff := 0
+	apiOff, lastOff := 0, ""
 	for i, sv := range m.Services {
 		p := fmt.Sprintf("management.service[%d]", i)
 		if c.linux {
@@ -54,10 +54,11 @@ func (c *siteChecker) checkManagement() {
 		}
 		if (sv.Name == "api" || sv.Name == "api-ssl") && sv.Enabled != nil && !*sv.Enabled {
 			apiOff++
+			lastOff = p + ".enabled"
 		}
 	}
 	if apiOff == 2 {
-		c.at("management.service", "agent-lockout", "api and api-ssl are both disabled: the tether agent reaches the router through one of them and would lock itself out")
+		c.at(lastOff, "agent-lockout", "api and api-ssl are both disabled: the tether agent reaches the router through one of them and would lock itself out")
 	}
 	if m.SSH == nil {
 		return

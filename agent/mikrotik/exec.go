@@ -107,13 +107,13 @@ func (d *Device) restoreOps(ctx context.Context, u *undoDoc, verify bool) ([]Op,
 	}
 	gone := map[*row]bool{}
 	var out []Op
-	live := func(path, id string) *row {
+	live := func(path, id string, fixed bool) *row {
 		m := menus[path]
 		if m == nil {
 			return nil
 		}
 		for _, r := range m.rows {
-			if r.owned && r.id == id && !gone[r] {
+			if (r.owned || fixed) && r.id == id && !gone[r] {
 				return r
 			}
 		}
@@ -143,7 +143,7 @@ func (d *Device) restoreOps(ctx context.Context, u *undoDoc, verify bool) ([]Op,
 		if o.Op != "remove" {
 			continue
 		}
-		if r := live(o.Path, o.ID); r != nil {
+		if r := live(o.Path, o.ID, false); r != nil {
 			out = append(out, Op{Op: "remove", Path: o.Path, ID: o.ID, Ref: r.ref})
 			gone[r] = true
 		}
@@ -183,7 +183,7 @@ func (d *Device) restoreOps(ctx context.Context, u *undoDoc, verify bool) ([]Op,
 		present := make([]*row, len(g.ops))
 		all := true
 		for k, o := range g.ops {
-			present[k] = live(o.Path, o.ID)
+			present[k] = live(o.Path, o.ID, false)
 			all = all && present[k] != nil
 		}
 		inPlace := !placeable[g.path]
@@ -217,7 +217,7 @@ func (d *Device) restoreOps(ctx context.Context, u *undoDoc, verify bool) ([]Op,
 				r = m.rows[0]
 			}
 		} else {
-			r = live(o.Path, o.ID)
+			r = live(o.Path, o.ID, o.Fixed)
 		}
 		if r == nil {
 			d.log.Warn("cannot restore values: item is gone", zap.String("path", o.Path), zap.String("id", o.ID))

@@ -232,7 +232,8 @@ func mergeKeys(a, b map[string][]string) map[string]bool {
 func foreign(s *rossim.Sim) map[string][]string {
 	out := map[string][]string{}
 	for menu, rows := range s.Dump() {
-		if menu == "/system/resource" || menu == "/system/clock" || strings.HasSuffix(menu, "/route") || menu == "/routing/bgp/session" || menu == "/ip/dns" {
+		if menu == "/system/resource" || menu == "/system/clock" || strings.HasSuffix(menu, "/route") || menu == "/routing/bgp/session" ||
+			menu == "/ip/dns" || menu == "/ip/ssh" || menu == "/ip/service" { // settings and fixed entries tether sets
 			continue
 		}
 		for _, r := range rows {

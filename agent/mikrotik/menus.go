@@ -31,6 +31,7 @@ var knownMenus = []string{
 	"/ipv6/firewall/nat",
 	"/ipv6/firewall/mangle",
 	"/ipv6/nd",
+	"/system/logging",
 }
 
 // menuAttrs are the attributes tether reads in each menu beyond those the
@@ -55,6 +56,7 @@ var menuAttrs = map[string][]string{
 	"/ipv6/route":                {"dst-address", "gateway", "blackhole", "distance", "routing-table"},
 	"/routing/rule":              {"src-address", "dst-address", "routing-mark", "interface", "action", "table"},
 	"/ipv6/nd":                   {"interface", "ra-interval", "ra-lifetime", "reachable-time", "advertise-dns", "dns"},
+	"/system/logging":            {"topics", "action", "prefix"},
 }
 
 var firewallAttrs = []string{"chain", "action", "protocol", "src-address", "dst-address", "src-address-list", "dst-address-list",

@@ -33,6 +33,7 @@ type Op struct {
 	Unset     []string   `json:"unset,omitempty"` // set/restore: attributes to reset to the default
 	Before    string     `json:"before,omitempty"`
 	Singleton bool       `json:"singleton,omitempty"`
+	Fixed     bool       `json:"fixed,omitempty"` // set: a fixed entry, found by identity whoever owns it
 }
 
 // Find locates an item by one attribute whose value is unique in its menu.
@@ -198,6 +199,9 @@ func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 	if err := d.otherInterfaces(ctx, p); err != nil {
 		return nil, err
 	}
+	if err := d.checkLockout(p); err != nil {
+		return nil, err
+	}
 	undo := undoDoc{Ops: p.inverse()}
 	for _, path := range p.order {
 		if p.touched(path) {
@@ -239,9 +243,12 @@ func effectiveAnchors(items []ros.Item) []desired {
 		chain, _ := it.Get("chain")
 		key := it.Path + " " + chain
 		a := it.Anchor
-		if a == "" {
+		switch {
+		case it.Last:
+			// Kept last in its chain: placed by positions, never by anchor.
+		case a == "":
 			a = prev[key]
-		} else {
+		default:
 			prev[key] = a
 		}
 		out[i] = desired{Item: it, anchor: a, chain: chain}
@@ -273,7 +280,7 @@ func (p *planner) diff() error {
 			continue
 		}
 		for _, r := range m.rows {
-			if r.owned && !p.matched[r] && r.id == it.ID {
+			if (r.owned || it.Fixed) && !p.matched[r] && r.id == it.ID {
 				match[i] = r
 				p.matched[r] = true
 				break
@@ -303,6 +310,11 @@ func (p *planner) diff() error {
 		case it.Singleton:
 			if r == nil {
 				return fmt.Errorf("read %s: the router returned no settings", it.Path)
+			}
+			p.set(it, r)
+		case it.Fixed:
+			if r == nil {
+				return fmt.Errorf("read %s: the router has no entry %s (tether sets fixed entries, never adds them)", it.Path, it.ID)
 			}
 			p.set(it, r)
 		case r == nil:
@@ -355,7 +367,7 @@ func (p *planner) set(it *desired, r *row) {
 	if len(nw) == 0 {
 		return
 	}
-	o := Op{Op: "set", Path: it.Path, ID: it.ID, Ref: r.ref, Attrs: nw, Old: old, Singleton: it.Singleton}
+	o := Op{Op: "set", Path: it.Path, ID: it.ID, Ref: r.ref, Attrs: nw, Old: old, Singleton: it.Singleton, Fixed: it.Fixed}
 	p.do = append(p.do, o)
 	p.setOp[r] = o
 	p.setOld[r] = old
@@ -401,10 +413,9 @@ func (p *planner) positions(match []*row) ([]place, error) {
 		if it.Singleton || !orderedMenus[it.Path] {
 			continue
 		}
+		// Unanchored items of a chain keep one relative order (order across
+		// chains means nothing); an item kept last is one of them.
 		key := it.Path + "\x00" + it.chain + "\x00" + it.anchor
-		if it.anchor == "" {
-			key = it.Path // unanchored items of a menu keep one relative order
-		}
 		g := byKey[key]
 		if g == nil {
 			g = &group{path: it.Path, anchor: it.anchor}
@@ -449,12 +460,24 @@ func (p *planner) positions(match []*row) ([]place, error) {
 				k--
 			}
 		} else {
-			for _, i := range lis(existing, func(i int) int { return pos[match[i]] }) {
+			ordered := slices.DeleteFunc(slices.Clone(existing), func(i int) bool { return p.items[i].Last })
+			for _, i := range lis(ordered, func(i int) int { return pos[match[i]] }) {
 				stable[i] = true
+			}
+			for _, i := range existing {
+				if p.items[i].Last {
+					stable[i] = lastOfChain(live, pos[match[i]], p.items[i].chain)
+				}
 			}
 		}
 		for n, i := range g.members {
 			if stable[i] {
+				continue
+			}
+			if p.items[i].Last {
+				// To the very end: after every rule of the chain, including
+				// what this plan adds (its op is the chain's last).
+				out[i] = place{move: match[i] != nil && pos[match[i]] != len(live)-1}
 				continue
 			}
 			pl := place{ref: g.anchorRef, what: g.anchor, move: match[i] != nil}
@@ -471,6 +494,16 @@ func (p *planner) positions(match []*row) ([]place, error) {
 		}
 	}
 	return out, nil
+}
+
+// lastOfChain reports whether no row of chain follows live[at].
+func lastOfChain(live []*row, at int, chain string) bool {
+	for _, r := range live[at+1:] {
+		if c, ok := r.attrs["chain"]; !ok || c == chain {
+			return false
+		}
+	}
+	return true
 }
 
 // findAnchor finds the live item an anchor names: not tether's, same chain,
@@ -532,7 +565,7 @@ func (p *planner) inverse() []Op {
 	// dead-man, which cannot unset) rows whose set gives a value to an
 	// attribute the router had unset.
 	unstable := func(path string, r *row) bool {
-		return p.removed[r] || p.moved[r] || (p.unset[r] != nil && !referenced[path])
+		return p.removed[r] || p.moved[r] || (p.unset[r] != nil && !referenced[path] && !p.setOp[r].Fixed)
 	}
 	for _, path := range p.order {
 		m := p.menus[path]
@@ -559,7 +592,7 @@ func (p *planner) inverse() []Op {
 			if !ok || unstable(path, r) {
 				continue
 			}
-			inv := Op{Op: "set", Path: path, ID: o.ID, Ref: r.ref, Singleton: o.Singleton, Find: p.locator(path, r, nil)}
+			inv := Op{Op: "set", Path: path, ID: o.ID, Ref: r.ref, Singleton: o.Singleton, Fixed: o.Fixed, Find: p.locator(path, r, nil)}
 			for _, a := range p.setOld[r] {
 				if slices.Contains(p.unset[r], a.Name) {
 					inv.Unset = append(inv.Unset, a.Name)

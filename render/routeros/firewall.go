@@ -24,7 +24,27 @@ func (r *renderer) firewall() {
 				}
 				r.firewallRule(fam, table, fr)
 			}
+			if table == "filter" {
+				r.finalDrops(fam)
+			}
 		}
+	}
+}
+
+// finalDrops renders firewall_policy: a RouterOS chain ends in accept, so a
+// "drop" policy is a drop rule tether keeps as the last rule of the chain,
+// after defconf's rules and any rule added by hand (see Item.Last).
+func (r *renderer) finalDrops(fam string) {
+	for _, ch := range []struct{ chain, policy string }{{"input", r.s.FirewallPolicy.Input}, {"forward", r.s.FirewallPolicy.Forward}} {
+		if ch.policy != "drop" {
+			continue
+		}
+		var as attrs
+		as.set("chain", ch.chain)
+		as.set("action", "drop")
+		as.set("comment", OwnedComment(policy.FinalDropComment(ch.chain)))
+		r.add("/"+fam+"/firewall/filter", "", as)
+		r.cfg.Items[len(r.cfg.Items)-1].Last = true
 	}
 }
 

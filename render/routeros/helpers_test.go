@@ -127,7 +127,7 @@ func checkItems(tree *rosschema.Tree, items []Item) []string {
 	var bad []string
 	for _, it := range items {
 		cmd := "add"
-		if it.Singleton {
+		if it.Singleton || it.Fixed {
 			cmd = "set"
 		}
 		if !tree.HasMenu(it.Path) {
@@ -139,6 +139,9 @@ func checkItems(tree *rosschema.Tree, items []Item) []string {
 			continue
 		}
 		for _, a := range it.Attrs {
+			if it.Fixed && a.Name == "name" {
+				continue // the selector: set finds the fixed entry by it
+			}
 			if !tree.HasArg(it.Path, cmd, a.Name) {
 				bad = append(bad, fmt.Sprintf("%s: %s %s has no %s", tree.Version(), it.Path, cmd, a.Name))
 				continue
@@ -250,7 +253,10 @@ func checkRSC(tree *rosschema.Tree, rsc []byte) []string {
 			continue
 		}
 		for _, a := range args {
-			name, _, _ := strings.Cut(a, "=")
+			name, _, hasValue := strings.Cut(a, "=")
+			if !hasValue && cmd == "set" {
+				continue // the item set selects (a fixed entry's name)
+			}
 			if !tree.HasArg(path, cmd, name) {
 				bad = append(bad, fmt.Sprintf("%s line %d: %s %s has no %s", tree.Version(), ln+1, path, cmd, name))
 			}

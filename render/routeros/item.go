@@ -22,6 +22,13 @@ type Item struct {
 	// Anchor, in ordered menus, is the comment of an existing item to place
 	// this one before; "" appends after tether's previous item of the chain.
 	Anchor string `json:"anchor,omitempty"`
+	// Last, in ordered menus, keeps the item the last of its chain, after
+	// every other item of the chain whoever owns it (firewall_policy's drop).
+	Last bool `json:"last,omitempty"`
+	// Fixed marks an entry the router always has and tether only sets,
+	// never adds or removes (an /ip/service entry); it is found by identity
+	// whoever owns it.
+	Fixed bool `json:"fixed,omitempty"`
 }
 
 // Attr is one RouterOS attribute. An empty Value is a flag argument that
@@ -147,8 +154,14 @@ func identity(path string, lookup func(string) (string, bool)) (string, bool) {
 		return pairs("chain", get("chain"), "comment", comment), owned
 	case "/ipv6/nd":
 		return pairs("interface", get("interface")), owned
-	case "/ip/dns":
+	case "/ip/dns", "/ip/ssh":
 		return "", owned
+	case "/ip/service":
+		return pairs("name", get("name")), owned
+	case "/system/logging":
+		// Owned rules are known by their comment (the topics they log);
+		// the router's own rules have none and are never tether's.
+		return pairs("comment", comment), owned
 	}
 	return pairs("comment", comment), owned
 }

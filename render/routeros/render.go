@@ -88,6 +88,8 @@ func Render(n *policy.Network, site string) (*Config, error) {
 	r.firewall()
 	r.routerAdverts()
 	r.singletons()
+	r.management()
+	r.logging()
 	if err := r.raw(); err != nil {
 		return nil, err
 	}

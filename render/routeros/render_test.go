@@ -384,9 +384,9 @@ func TestOwnershipAndIdentity(t *testing.T) {
 		for _, site := range routerOSSites(n) {
 			c := mustRender(t, n, site)
 			for _, it := range c.Items {
-				if it.Singleton {
+				if it.Singleton || it.Fixed {
 					if _, ok := it.Get("comment"); ok {
-						t.Errorf("%s/%s: singleton %s must not set a comment", f.name, site, it.Path)
+						t.Errorf("%s/%s: singleton or fixed entry %s must not set a comment", f.name, site, it.Path)
 					}
 					continue
 				}

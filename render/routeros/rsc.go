@@ -50,14 +50,30 @@ func (c *Config) RSC() []byte {
 			b.WriteByte('\n')
 			menu = it.Path
 		}
+		if it.Fixed {
+			// A fixed entry is set by its name, never added.
+			name, _ := it.Get("name")
+			b.WriteString("set ")
+			b.WriteString(quoteValue(name))
+			for _, a := range it.Attrs {
+				if a.Name != "name" {
+					writeAttrs(&b, []Attr{a})
+				}
+			}
+			b.WriteByte('\n')
+			continue
+		}
 		b.WriteString("add")
 		writeAttrs(&b, it.Attrs)
 		chain, _ := it.Get("chain")
 		key := it.Path + " " + chain
 		anchor := it.Anchor
-		if anchor == "" {
+		switch {
+		case it.Last:
+			// Appended: after every rule of the chain, defconf's included.
+		case anchor == "":
 			anchor = anchors[key]
-		} else {
+		default:
 			anchors[key] = anchor
 		}
 		if anchor != "" {

@@ -82,6 +82,7 @@ func (s *Sim) initState(defconf bool) {
 		s.put("/ip/service", map[string]string{"name": svc.name, "port": svc.port, "disabled": svc.disabled, "address": "", "vrf": "main", "invalid": "false"})
 	}
 	s.put("/ipv6/nd", map[string]string{"interface": "all", "ra-interval": "3m20s-10m", "default": "true"})
+	s.initSSH()
 	if !defconf {
 		return
 	}

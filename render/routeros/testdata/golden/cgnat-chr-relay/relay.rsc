@@ -37,3 +37,6 @@ add chain=forward action=accept in-interface=wg-vps out-interface=ether1 comment
 add chain=forward action=accept in-interface=ether1 out-interface=wg-vps comment="tether: internet return to LAN"
 add chain=forward action=drop comment="tether: drop other forwarded IPv6"
 /ip dns set servers=1.1.1.1,8.8.8.8 allow-remote-requests=no
+/ip service
+set ssh disabled=no port=22 address=0.0.0.0/0
+/ip ssh set password-authentication=no

@@ -53,12 +53,14 @@ add dst-address=10.99.0.0/16 action=unreachable comment=tether
 add chain=input action=accept protocol=udp dst-port=51820,51821 in-interface-list=WAN comment="tether: WireGuard in" place-before=[find where chain=input and comment="defconf: drop all not coming from LAN"]
 add chain=input action=accept src-address-list=mgmt in-interface-list=TUNNELS comment="tether: mgmt from tunnels" place-before=[find where chain=input and comment="defconf: drop all not coming from LAN"]
 add chain=forward action=reject protocol=tcp src-port=1024-65535 dst-port=25 out-interface=ether1 connection-state=new connection-nat-state=!dstnat reject-with=icmp-admin-prohibited log=yes log-prefix=smtp-out comment="tether: no smtp out" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
+add chain=forward action=drop comment="tether: final policy: drop forward"
 /ipv6 firewall filter
 add chain=input action=accept protocol=udp dst-port=51820,51821 in-interface-list=WAN comment="tether: WireGuard in" place-before=[find where chain=input and comment="defconf: drop everything else not coming from LAN"]
 add chain=input action=accept src-address-list=mgmt in-interface-list=TUNNELS comment="tether: mgmt from tunnels" place-before=[find where chain=input and comment="defconf: drop everything else not coming from LAN"]
 add chain=input action=accept protocol=icmpv6 icmp-options=128:0-255 comment="tether: some icmpv6 (echo-request)" place-before=[find where chain=input and comment="defconf: drop everything else not coming from LAN"]
 add chain=input action=accept protocol=icmpv6 icmp-options=135:0-255 comment="tether: some icmpv6 (nd-neighbor-solicit)" place-before=[find where chain=input and comment="defconf: drop everything else not coming from LAN"]
 add chain=forward action=reject dst-address=fd00:60::/64 in-interface=!bridge out-interface-list=LAN reject-with=icmp-admin-prohibited disabled=yes comment="tether: closed lan" place-before=[find where chain=forward and comment="defconf: drop everything else not coming from LAN"]
+add chain=forward action=drop comment="tether: final policy: drop forward"
 /ip firewall nat
 add chain=dstnat action=dst-nat protocol=tcp dst-port=8443 in-interface-list=WAN to-addresses=192.168.60.10 to-ports=443 comment="tether: https to admin host"
 add chain=srcnat action=masquerade out-interface=wg0 comment="tether: masq to wg0"
@@ -69,6 +71,10 @@ add chain=prerouting action=mark-routing src-address=192.168.60.128/25 dst-addre
 /ipv6 nd
 add interface=bridge ra-interval=30s-1m30s ra-lifetime=30m reachable-time=30s advertise-dns=yes dns=fd00:60::1 comment=tether
 /ip dns set servers=9.9.9.9,2620:fe::fe allow-remote-requests=yes cache-size=4096
+/ip service
+set telnet disabled=yes
+set www-ssl port=8443
+set api-ssl address=192.168.88.0/24,fd00::/8
 /ip settings set tcp-syncookies=yes
 /ip firewall raw
 add action=notrack chain=prerouting dst-port=51820 protocol=udp comment="tether: raw notrack-wg"

@@ -23,7 +23,10 @@ add name=hub as=64601 router-id=10.255.0.2 remote.address=10.255.1.1 remote.as=6
 add interface=wg-hub name=hub public-key="GVyiasNYGFIOQS4FukNa1afcjrug8zfTyZw4LsmwetE=" allowed-address=10.255.1.1/32,10.60.0.0/16 endpoint-address=203.0.113.50 endpoint-port=51821 persistent-keepalive=15s comment="tether: IPv4 eBGP between hub and spoke"
 /ip firewall filter
 add chain=input action=accept connection-state=established,related comment="tether: established"
+add chain=input action=accept protocol=tcp src-address=10.255.0.100/32 dst-port=8729 comment="tether: tether agent API"
 add chain=input action=drop in-interface-list=WAN comment="tether: drop wan"
+add chain=input action=drop comment="tether: final policy: drop input"
 /ipv6 firewall filter
 add chain=input action=accept connection-state=established,related comment="tether: established"
 add chain=input action=drop in-interface-list=WAN comment="tether: drop wan"
+add chain=input action=drop comment="tether: final policy: drop input"

@@ -22,5 +22,13 @@ add chain=forward action=accept src-address=10.200.200.0/24 dst-address=10.0.20.
 add chain=forward action=accept src-address=10.200.200.0/24 dst-address=10.0.50.0/24 comment="tether: WG to CCTV" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
 add chain=forward action=accept src-address=172.16.0.0/24 dst-address=10.0.0.0/16 in-interface=wg-site out-interface=bridge-trunk comment="tether: Allow Site B to Site A LAN" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
 add chain=forward action=accept src-address=10.0.0.0/16 dst-address=172.16.0.0/24 in-interface=bridge-trunk out-interface=wg-site comment="tether: Allow Site A LAN to Site B" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
+add chain=forward action=accept in-interface=bridge-trunk out-interface-list=WAN comment="tether: LAN to internet" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
+add chain=forward action=accept src-address=10.200.200.0/24 out-interface-list=WAN comment="tether: WG full tunnel to internet" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
+add chain=forward action=drop comment="tether: final policy: drop forward"
+/ipv6 firewall filter
+add chain=forward action=accept in-interface=bridge-trunk out-interface-list=WAN comment="tether: LAN to internet" place-before=[find where chain=forward and comment="defconf: drop everything else not coming from LAN"]
+add chain=forward action=drop comment="tether: final policy: drop forward"
 /ip firewall nat
 add chain=srcnat action=masquerade src-address=10.200.200.0/24 dst-address=10.0.0.0/16 comment="tether: NAT remote WG clients to LAN"
+/system logging
+add topics=wireguard,info action=memory comment="tether: log wireguard,info to memory"

@@ -13,4 +13,9 @@ add dst-address=10.0.0.0/16 gateway=wg-site routing-table=main comment="tether: 
 add chain=input action=accept protocol=udp dst-port=51821 in-interface-list=WAN comment="tether: Allow WG site-to-site" place-before=[find where chain=input and comment="defconf: drop all not coming from LAN"]
 add chain=forward action=accept src-address=10.0.0.0/16 dst-address=172.16.0.0/24 in-interface=wg-site out-interface=bridge comment="tether: Allow Site A to Site B LAN" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
 add chain=forward action=accept src-address=172.16.0.0/24 dst-address=10.0.0.0/16 in-interface=bridge out-interface=wg-site comment="tether: Allow Site B LAN to Site A" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
+add chain=forward action=accept in-interface=bridge out-interface-list=WAN comment="tether: LAN to internet" place-before=[find where chain=forward and comment="defconf: drop all from WAN not DSTNATed"]
+add chain=forward action=drop comment="tether: final policy: drop forward"
+/ipv6 firewall filter
+add chain=forward action=accept in-interface=bridge out-interface-list=WAN comment="tether: LAN to internet" place-before=[find where chain=forward and comment="defconf: drop everything else not coming from LAN"]
+add chain=forward action=drop comment="tether: final policy: drop forward"
 /ip dns set servers=1.1.1.1,8.8.8.8 allow-remote-requests=no
