@@ -78,6 +78,7 @@ func TestExamples(t *testing.T) {
 					t.Fatalf("foreign items changed:\n%s", d)
 				}
 				checkAnchors(t, l, cfg)
+				checkLast(t, l, cfg)
 
 				l.sim.ResetStats()
 				p, err := l.dev.PlanConfig(ctx, cfg)

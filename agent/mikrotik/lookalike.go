@@ -149,6 +149,9 @@ func keyValue(attr, v string, present bool) string {
 	if (attr == "routing-table" || attr == "table") && v == "" {
 		return "main"
 	}
+	if attr == "log" && norm(attr, v) == "false" {
+		return "" // a router prints log=false on every rule; unset means the same
+	}
 	return norm(attr, v)
 }
 

@@ -57,6 +57,7 @@ var menuAttrs = map[string][]string{
 	"/routing/rule":              {"src-address", "dst-address", "routing-mark", "interface", "action", "table"},
 	"/ipv6/nd":                   {"interface", "ra-interval", "ra-lifetime", "reachable-time", "advertise-dns", "dns"},
 	"/system/logging":            {"topics", "action", "prefix"},
+	"/ip/service":                {"name", "port", "address", "disabled"}, // port: the lock-out check compares it with the agent's
 }
 
 var firewallAttrs = []string{"chain", "action", "protocol", "src-address", "dst-address", "src-address-list", "dst-address-list",
