@@ -279,6 +279,8 @@ type SSHSettings struct {
 	ListenAddresses        []string `toml:"listen_addresses"`        // Linux: ListenAddress (address or address:port)
 	AllowUsers             []string `toml:"allow_users"`             // Linux: AllowUsers
 	Port                   int      `toml:"port"`                    // Linux: Port (RouterOS: the ssh service's port)
+	PermitRootLogin        string   `toml:"permit_root_login"`       // Linux: yes | no | prohibit-password | forced-commands-only
+	MaxAuthTries           int      `toml:"max_auth_tries"`          // Linux: MaxAuthTries
 	Unit                   string   `toml:"unit"`                    // Linux: unit reloaded after a change (default ssh.service)
 }
 

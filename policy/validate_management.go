@@ -65,8 +65,8 @@ func (c *siteChecker) checkManagement() {
 	}
 	s := m.SSH
 	if c.ros {
-		if len(s.ListenAddresses) > 0 || len(s.AllowUsers) > 0 || s.Port != 0 || s.Unit != "" {
-			c.at("management.ssh", "linux-only", "listen_addresses, allow_users, port and unit configure sshd on Linux; on RouterOS set the ssh service's port and addresses in [[management.service]]")
+		if len(s.ListenAddresses) > 0 || len(s.AllowUsers) > 0 || s.Port != 0 || s.Unit != "" || s.PermitRootLogin != "" || s.MaxAuthTries != 0 {
+			c.at("management.ssh", "linux-only", "listen_addresses, allow_users, port, permit_root_login, max_auth_tries and unit configure sshd on Linux; on RouterOS set the ssh service's port and addresses in [[management.service]]")
 		}
 		if s.PasswordAuthentication != nil && !c.atLeast722() {
 			c.at("management.ssh.password_authentication", "version", fmt.Sprintf("RouterOS %s has no /ip/ssh password-authentication (7.22 or newer); before 7.22 a user with an imported SSH key cannot log in with a password", c.s.RouterOSVersion))
@@ -92,6 +92,14 @@ func (c *siteChecker) checkManagement() {
 	}
 	if s.Unit != "" {
 		c.name("management.ssh.unit", "unit name", s.Unit)
+	}
+	switch s.PermitRootLogin {
+	case "", "yes", "no", "prohibit-password", "forced-commands-only":
+	default:
+		c.at("management.ssh.permit_root_login", "invalid-value", fmt.Sprintf("permit_root_login must be yes, no, prohibit-password or forced-commands-only, not %q", s.PermitRootLogin))
+	}
+	if s.MaxAuthTries < 0 {
+		c.at("management.ssh.max_auth_tries", "invalid-value", "max_auth_tries must be positive")
 	}
 }
 

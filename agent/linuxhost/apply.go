@@ -180,7 +180,7 @@ func group(kind string) string {
 	switch kind {
 	case actWGRestart:
 		return actWGSyncconf
-	case actServiceRestart:
+	case actServiceRestart, actServiceConfig:
 		return actServiceReload
 	}
 	return kind
@@ -345,6 +345,15 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 			verb = VerbRestart
 		}
 		return d.o.Services.Control(ctx, verb, a.Target)
+
+	case actServiceConfig:
+		// A drop-in of a daemon tether does not run: reload it if it runs,
+		// whether the file changed or went away; never start or stop it.
+		up, err := d.o.Services.Active(ctx, a.Target)
+		if err != nil || !up {
+			return err
+		}
+		return d.o.Services.Control(ctx, VerbReload, a.Target)
 
 	case actAddrApply:
 		return d.applyAddrs(ctx, a.Target, it.cur, it.want)

@@ -108,6 +108,7 @@ const (
 	actSysctlApply    = "sysctl-apply"
 	actServiceReload  = "service-reload"
 	actServiceRestart = "service-restart"
+	actServiceConfig  = "service-config"
 	actNetworkdReload = "networkd-reload"
 	actAddrApply      = "addr-apply"
 )
@@ -567,6 +568,8 @@ func activationText(cur, want fileState) string {
 			return "→ stop " + a.Target
 		}
 		return "→ restart " + a.Target
+	case actServiceConfig:
+		return "→ reload " + a.Target + " if running"
 	case actNetworkdReload:
 		return "→ networkctl reload"
 	case actAddrApply:

@@ -21,6 +21,11 @@ const (
 	ActSysctlApply    = "sysctl-apply"
 	ActServiceReload  = "service-reload"
 	ActServiceRestart = "service-restart"
+	// ActServiceConfig is for a drop-in of a daemon tether does not run
+	// (sshd): a change, or the file going away, reloads the unit when it is
+	// running; tether never starts, stops or enables it, so removing the
+	// drop-in cannot take the daemon down with it.
+	ActServiceConfig = "service-config"
 	ActNetworkdReload = "networkd-reload"
 	// ActAddrApply adds the addresses of an AddrDir file to the interface
 	// it names (ip addr replace) and removes those the file no longer
@@ -131,6 +136,7 @@ func Render(n *policy.Network, site string, opt Options) (*Config, error) {
 	r.radvd()
 	r.keepalived()
 	r.networkd()
+	r.sshd()
 	r.routingRules()
 	if err := r.raw(); err != nil {
 		return nil, err
