@@ -25,7 +25,7 @@ const (
 	// (sshd): a change, or the file going away, reloads the unit when it is
 	// running; tether never starts, stops or enables it, so removing the
 	// drop-in cannot take the daemon down with it.
-	ActServiceConfig = "service-config"
+	ActServiceConfig  = "service-config"
 	ActNetworkdReload = "networkd-reload"
 	// ActAddrApply adds the addresses of an AddrDir file to the interface
 	// it names (ip addr replace) and removes those the file no longer
