@@ -15,6 +15,7 @@ add address=10.8.0.2/32 interface=wg0 network=10.8.1.1 comment="tether: VPN prov
 add list=noVPN address=192.168.1.0/24 comment="tether: Local LAN"
 add list=noVPN address=10.20.0.0/24 comment="tether: wg1 destination"
 add list=noVPN address=172.16.50.0/24 comment="tether: wg1 remote LAN"
+add list=vpnDNS address=10.8.0.1 comment="tether: VPN provider DNS"
 /interface wireguard peers
 add interface=wg-mesh name=client-a public-key="GC3qCStqBl9c4buS+wMmA3unuVXCU46S5+hO8CW4UmE=" allowed-address=10.99.0.2/32,192.168.10.0/24 persistent-keepalive=25s comment="tether: CGNAT relay: client A (exit node) on the router's wg-mesh"
 add interface=wg-mesh name=client-b public-key="R0o/WgReh0B5Qchiic4lXEY7XAMGP/IwdmhpOCAa8w4=" allowed-address=10.99.0.3/32 persistent-keepalive=25s comment="tether: Client B phone, normal mode"
@@ -39,3 +40,6 @@ add chain=srcnat action=masquerade out-interface=wg0 comment="tether: masquerade
 add chain=srcnat action=masquerade out-interface=wg1 comment="tether: masquerade to mesh"
 /ip firewall mangle
 add chain=prerouting action=mark-routing dst-address-list=!noVPN in-interface=bridge connection-nat-state=!dstnat new-routing-mark=vpn passthrough=no comment="tether: LAN to VPN unless noVPN"
+add chain=output action=mark-routing protocol=udp dst-address-list=vpnDNS dst-port=53 new-routing-mark=vpn passthrough=no comment="tether: router DNS over UDP to the VPN"
+add chain=output action=mark-routing protocol=tcp dst-address-list=vpnDNS dst-port=53 new-routing-mark=vpn passthrough=no comment="tether: router DNS over TCP to the VPN"
+/ip dns set servers=10.8.0.1 allow-remote-requests=yes
