@@ -1184,7 +1184,7 @@ func newPair(t *testing.T) (h *harness, relay, home *simSite, files map[string]s
 // newPairOn is newPair on a harness the caller set up (its gate settings).
 func newPairOn(t testing.TB, h *harness) (relay, home *simSite, files map[string]string) {
 	t.Helper()
-	relay = h.addSim("relay", "7.20.8", rossim.World{})
+	relay = h.addSim("relay", "7.24", rossim.World{})
 	home = h.addSim("home", "7.22.3", rossim.World{})
 	h.clock.follow = followEachOther(relay.sim, home.sim)
 	example := exampleFiles(t)

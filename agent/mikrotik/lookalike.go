@@ -149,9 +149,6 @@ func keyValue(attr, v string, present bool) string {
 	if (attr == "routing-table" || attr == "table") && v == "" {
 		return "main"
 	}
-	if attr == "log" && norm(attr, v) == "false" {
-		return "" // a router prints log=false on every rule; unset means the same
-	}
 	return norm(attr, v)
 }
 
@@ -192,6 +189,9 @@ func describe(path string, get func(string) (string, bool)) string {
 func (p *planner) lookalike(it *desired, claimed map[*row]bool) *Lookalike {
 	itGet := func(a string) (string, bool) { return it.Get(a) }
 	want, ok := collisionKey(it.Path, it.Attrs, itGet)
+	if it.Last {
+		want = finalDropKey(itGet)
+	}
 	if !ok {
 		return nil
 	}
@@ -219,10 +219,28 @@ func (p *planner) lookalike(it *desired, claimed map[*row]bool) *Lookalike {
 	return nil
 }
 
+// finalDropKey is the collision key of a chain's final drop: any drop that
+// matches nothing else is the same rule, whatever it logs (a router prints
+// log=false on every rule, the rendered drop says nothing about it).
+func finalDropKey(get func(string) (string, bool)) string {
+	var b strings.Builder
+	for _, a := range firewallAttrs {
+		if a == "log" || a == "log-prefix" {
+			continue
+		}
+		v, ok := get(a)
+		b.WriteString(a + "=" + keyValue(a, v, ok) + "\x00")
+	}
+	return b.String()
+}
+
 // rowKey is a live row's collision key for the declared item it, cached
 // per row where the key does not depend on the declared attributes (every
 // menu but the firewall), so a large first apply stays linear.
 func (p *planner) rowKey(it *desired, r *row) string {
+	if it.Last {
+		return finalDropKey(r.get)
+	}
 	if isFirewall(it.Path) && !strings.HasSuffix(it.Path, "/address-list") {
 		k, _ := collisionKey(it.Path, it.Attrs, r.get)
 		return k

@@ -565,7 +565,8 @@ func (p *planner) inverse() []Op {
 	// dead-man, which cannot unset) rows whose set gives a value to an
 	// attribute the router had unset.
 	unstable := func(path string, r *row) bool {
-		return p.removed[r] || p.moved[r] || (p.unset[r] != nil && !referenced[path] && !p.setOp[r].Fixed)
+		// Settings and fixed entries cannot be re-created: they are set back.
+		return p.removed[r] || p.moved[r] || (p.unset[r] != nil && !referenced[path] && !p.setOp[r].Fixed && !p.setOp[r].Singleton)
 	}
 	for _, path := range p.order {
 		m := p.menus[path]

@@ -110,7 +110,7 @@ func routerosDemo(ctx context.Context) error {
 	defer w.close()
 
 	section("2. Two RouterOS routers (API simulators) and a config repo")
-	for site, version := range map[string]string{"relay": "7.20.8", "home": "7.22.3"} {
+	for site, version := range map[string]string{"relay": "7.24", "home": "7.22.3"} {
 		sim, err := rossim.New(rossim.Config{Version: version})
 		if err != nil {
 			return err

@@ -45,7 +45,7 @@ func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 	t.Helper()
 	n := &rosNet{world: newWorld(t), ctx: ctx, sims: map[string]*rossim.Sim{}, keys: map[string]string{},
 		start: localStart(ctx), agents: map[string]*agentProc{}, opts: o}
-	for site, version := range map[string]string{"relay": "7.20.8", "home": "7.22.3"} {
+	for site, version := range map[string]string{"relay": "7.24", "home": "7.22.3"} {
 		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf})
 		if err != nil {
 			t.Fatal(err)
