@@ -3,6 +3,7 @@ package mikrotik
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,5 +176,47 @@ func TestManagementLockout(t *testing.T) {
 		Attrs: []ros.Attr{{Name: "name", Value: "telnet"}, {Name: "disabled", Value: "yes"}}}}}
 	if _, err := l.dev.PlanConfig(ctx, other); err != nil {
 		t.Fatalf("disabling telnet refused: %v", err)
+	}
+}
+
+// firewallSite is n unanchored forward accepts, with or without the final
+// drop kept last.
+func firewallSite(n int, finalDrop bool) *ros.Config {
+	cfg := &ros.Config{Site: "fw", Version: "7.22.3"}
+	add := func(last bool, attrs ...ros.Attr) {
+		it := ros.Item{Path: "/ip/firewall/filter", Attrs: attrs, Last: last}
+		it.ID, _ = ros.Identity(it.Path, it.Map())
+		cfg.Items = append(cfg.Items, it)
+	}
+	for i := range n {
+		add(false, ros.Attr{Name: "chain", Value: "forward"}, ros.Attr{Name: "action", Value: "accept"},
+			ros.Attr{Name: "dst-address", Value: fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)},
+			ros.Attr{Name: "comment", Value: fmt.Sprintf("tether: rule %d", i)})
+	}
+	if finalDrop {
+		add(true, ros.Attr{Name: "chain", Value: "forward"}, ros.Attr{Name: "action", Value: "drop"},
+			ros.Attr{Name: "comment", Value: "tether: final policy: drop forward"})
+	}
+	return cfg
+}
+
+// BenchmarkPlanFirewall500: a no-op plan of 500 forward rules on a defconf
+// router, without and with the final drop, whose last-of-chain check is one
+// pass over the chain.
+func BenchmarkPlanFirewall500(b *testing.B) {
+	for _, fd := range []bool{false, true} {
+		b.Run(fmt.Sprintf("final-drop=%v", fd), func(b *testing.B) {
+			l := newLab(b, "7.22.3", false)
+			cfg := firewallSite(500, fd)
+			reconcile(b, l, cfg)
+			ctx := context.Background()
+			b.ResetTimer()
+			for b.Loop() {
+				p, err := l.dev.PlanConfig(ctx, cfg)
+				if err != nil || !p.Empty() {
+					b.Fatalf("plan: %v %v", err, p)
+				}
+			}
+		})
 	}
 }
