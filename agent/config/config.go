@@ -297,16 +297,3 @@ func (c *Config) checkNotify(bad func(key, msg string)) {
 		bad("notify.queue_size", "must be at least 1")
 	}
 }
-
-// ReadSecret reads a credential file, trimming one trailing newline. The
-// value must never be logged.
-func ReadSecret(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret file: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
-}

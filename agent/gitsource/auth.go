@@ -6,12 +6,12 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/tether-net/tether/agent/secret"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -49,7 +49,7 @@ var (
 func (a AuthConfig) AuthMethod(rawURL string) (transport.AuthMethod, error) {
 	ep, err := transport.NewEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("parse remote url %q: %w", RedactURL(rawURL), redactErr(err, rawURL))
+		return nil, fmt.Errorf("parse remote url %q: %w", secret.Redact(rawURL), redactErr(err, rawURL))
 	}
 	switch ep.Protocol {
 	case "file":
@@ -60,9 +60,13 @@ func (a AuthConfig) AuthMethod(rawURL string) (transport.AuthMethod, error) {
 		if a.TokenFile == "" {
 			return nil, nil
 		}
-		tok, err := readSecret(a.TokenFile)
+		tok, err := secret.Read(a.TokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("read token: %w", err)
+		}
+		tok = strings.TrimSpace(tok) // a token never holds spaces; a pasted one may
+		if tok == "" {
+			return nil, fmt.Errorf("read token: %s is empty", a.TokenFile)
 		}
 		user := a.Username
 		if user == "" {
@@ -75,7 +79,7 @@ func (a AuthConfig) AuthMethod(rawURL string) (transport.AuthMethod, error) {
 		}
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("remote url %q: unsupported protocol %q", RedactURL(rawURL), ep.Protocol)
+		return nil, fmt.Errorf("remote url %q: unsupported protocol %q", secret.Redact(rawURL), ep.Protocol)
 	}
 }
 
@@ -160,32 +164,6 @@ func (probeKey) Type() string                        { return "tether-probe" }
 func (probeKey) Marshal() []byte                     { return []byte("\x00\x00\x00\x0ctether-probe") }
 func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
 
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
-}
-
-// userinfoRE finds "scheme://userinfo@" in free text.
-var userinfoRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@`)
-
-// RedactURL strips userinfo (user and password or token) from a URL, or from
-// every URL inside a longer string. scp-like "git@host:path" addresses are
-// left alone: they cannot carry a password.
-func RedactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil && u.Scheme != "" {
-		u.User = nil
-		return u.String()
-	}
-	return userinfoRE.ReplaceAllString(s, "$1")
-}
-
 // redactErr hides rawURL's userinfo inside err's message while keeping err
 // reachable for errors.Is/As.
 func redactErr(err error, rawURL string) error {
@@ -193,7 +171,7 @@ func redactErr(err error, rawURL string) error {
 		return nil
 	}
 	msg := err.Error()
-	red := RedactURL(msg)
+	red := secret.Redact(msg)
 	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok && p != "" {
 			red = strings.ReplaceAll(red, p, "***")

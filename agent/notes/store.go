@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent/gitsource/wire"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // Ref namespaces.
@@ -154,7 +155,7 @@ func New(cfg Config) (*Store, error) {
 	case cfg.RemoteURL != "":
 		r, err := wire.New(cfg.RemoteURL, cfg.Auth, wire.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("notes store: %s: %w", Redact(cfg.RemoteURL), err)
+			return nil, fmt.Errorf("notes store: %s: %w", secret.Redact(cfg.RemoteURL), err)
 		}
 		s.remote = r
 	}
@@ -420,7 +421,7 @@ func (s *Store) Push(ctx context.Context) error {
 		}
 		if lastErr != nil && remote == lastRemote {
 			// The push failed but nobody moved the ref: not a race.
-			return fmt.Errorf("push notes to %s: %w", Redact(s.cfg.RemoteURL), lastErr)
+			return fmt.Errorf("push notes to %s: %w", secret.Redact(s.cfg.RemoteURL), lastErr)
 		}
 		if local == remote {
 			return nil

@@ -7,7 +7,7 @@
 // newest message and counts it. Credentials come from files read once at
 // start-up; they are sent as headers and never logged. The message carries
 // nothing secret: free text (reasons, evidence, errors) passes through
-// notes.Redact like the outcome notes do.
+// secret.Redact like the outcome notes do.
 package notify
 
 import (
@@ -28,7 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent"
-	"github.com/tether-net/tether/agent/notes"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // Body formats.
@@ -272,16 +272,16 @@ type FailedCheck struct {
 // NewMessage extracts the notification from an outcome.
 func NewMessage(out *agent.Outcome) Message {
 	m := Message{Site: out.Site, Host: out.Host, AgentVersion: out.Version, TxnID: out.TxnID,
-		Commit: out.Commit, Result: out.Result, Reason: notes.Redact(out.Reason),
+		Commit: out.Commit, Result: out.Result, Reason: secret.Redact(out.Reason),
 		Started: out.Started, Finished: out.Finished, Plan: out.Summary}
 	for _, c := range out.Checks {
 		if !c.OK {
 			m.FailingChecks = append(m.FailingChecks, FailedCheck{Name: c.Name, Kind: c.Kind,
-				Evidence: notes.Redact(c.Evidence), MustPass: c.MustPass, Judged: c.Judged})
+				Evidence: secret.Redact(c.Evidence), MustPass: c.MustPass, Judged: c.Judged})
 		}
 	}
 	for _, e := range out.Errors {
-		m.Errors = append(m.Errors, notes.Redact(e))
+		m.Errors = append(m.Errors, secret.Redact(e))
 	}
 	return m
 }
