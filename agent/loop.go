@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	mrand "math/rand/v2"
 	"slices"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"go.uber.org/zap"
 
+	"github.com/tether-net/tether/agent/backoff"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 )
@@ -789,7 +789,7 @@ func (a *Agent) Run(ctx context.Context, interval time.Duration, kick <-chan str
 				return ctx.Err()
 			}
 			failures++
-			wait = backoff(interval, failures)
+			wait = retryWait(interval, failures)
 			a.log().Warn("sync failed; retrying", zap.Error(err), zap.Duration("retry_in", wait))
 		} else {
 			failures = 0
@@ -807,10 +807,9 @@ func jitter(d time.Duration, frac float64) time.Duration {
 	return time.Duration(float64(d) * (1 + frac*(2*mrand.Float64()-1)))
 }
 
-// backoff grows from 1s to 4x the poll interval.
-func backoff(interval time.Duration, failures int) time.Duration {
-	d := time.Duration(math.Min(float64(time.Second)*math.Pow(2, float64(failures-1)), float64(4*interval)))
-	return jitter(d, 0.2)
+// retryWait grows from 1s to 4x the poll interval.
+func retryWait(interval time.Duration, failures int) time.Duration {
+	return backoff.Policy{First: time.Second, Max: 4 * interval}.Wait(failures, nil)
 }
 
 func short(c string) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"go.uber.org/zap"
 
+	"github.com/tether-net/tether/agent/backoff"
 	"github.com/tether-net/tether/agent/gitsource/wire"
 	"github.com/tether-net/tether/agent/secret"
 )
@@ -75,8 +76,8 @@ type Config struct {
 	AuthorName, AuthorEmail string
 	// Now is the clock for commit times; default time.Now.
 	Now func() time.Time
-	// Rand returns values in [0,1) for backoff jitter; required to be
-	// set for deterministic tests, default a time-seeded source.
+	// Rand returns values in [0,1) for backoff jitter; tests set it to be
+	// deterministic; default math/rand.
 	Rand func() float64
 	// Sleep waits between push attempts; default a context-aware timer.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -118,15 +119,6 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Rand == nil {
-		seed := uint64(time.Now().UnixNano())
-		cfg.Rand = func() float64 { // xorshift; jitter needs no quality
-			seed ^= seed << 13
-			seed ^= seed >> 7
-			seed ^= seed << 17
-			return float64(seed>>11) / (1 << 53)
-		}
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
@@ -450,11 +442,7 @@ func (s *Store) Push(ctx context.Context) error {
 }
 
 func (s *Store) backoff(attempt int) time.Duration {
-	d := s.cfg.Backoff << (attempt - 1)
-	if d > s.cfg.MaxBackoff || d <= 0 {
-		d = s.cfg.MaxBackoff
-	}
-	return d/2 + time.Duration(s.cfg.Rand()*float64(d/2))
+	return backoff.Policy{First: s.cfg.Backoff, Max: s.cfg.MaxBackoff}.Wait(attempt, s.cfg.Rand)
 }
 
 // reconcile makes the local ref contain the remote's notes: nothing to do
