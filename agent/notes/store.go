@@ -452,10 +452,10 @@ func (s *Store) reconcile(ctx context.Context, local, remote plumbing.Hash) (plu
 	if remote.IsZero() {
 		return local, nil
 	}
-	if ok, err := isAncestor(ctx, s.repo, remote, local); err != nil || ok {
+	if ok, err := wire.Reaches(ctx, s.repo.Storer, local, remote); err != nil || ok {
 		return local, err
 	}
-	if ok, err := isAncestor(ctx, s.repo, local, remote); err != nil {
+	if ok, err := wire.Reaches(ctx, s.repo.Storer, remote, local); err != nil {
 		return local, err
 	} else if ok {
 		if err := s.setRef(s.ref, local, remote); err != nil {
@@ -553,46 +553,4 @@ func (s *Store) Pending(ctx context.Context) (int, error) {
 // History is History for the store's repository.
 func (s *Store) History(ctx context.Context, head plumbing.Hash, limit int, sites ...string) ([]Entry, error) {
 	return History(ctx, s.repo, head, limit, sites...)
-}
-
-func isAncestor(ctx context.Context, repo *git.Repository, anc, tip plumbing.Hash) (bool, error) {
-	found := false
-	err := walkCommits(ctx, repo, tip, func(c *object.Commit) bool {
-		if c.Hash == anc {
-			found = true
-		}
-		return !found
-	})
-	return found, err
-}
-
-// walkCommits visits commits reachable from tip breadth-first, each once;
-// visit returns false to not follow a commit's parents. It stops early once
-// visit has returned false for the tip's whole frontier.
-func walkCommits(ctx context.Context, repo *git.Repository, tip plumbing.Hash, visit func(*object.Commit) bool) error {
-	seen := map[plumbing.Hash]struct{}{tip: {}}
-	queue := []plumbing.Hash{tip}
-	for n := 0; len(queue) > 0; n++ {
-		if n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		h := queue[0]
-		queue = queue[1:]
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			return fmt.Errorf("load notes commit %s: %w", h, err)
-		}
-		if !visit(c) {
-			continue
-		}
-		for _, p := range c.ParentHashes {
-			if _, ok := seen[p]; !ok {
-				seen[p] = struct{}{}
-				queue = append(queue, p)
-			}
-		}
-	}
-	return nil
 }
