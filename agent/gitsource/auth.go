@@ -13,7 +13,6 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/tether-net/tether/agent/secret"
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // AuthConfig says how to authenticate to the remote. Which half is used
@@ -99,7 +98,10 @@ func (a AuthConfig) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, error
 		// Do not wrap: parser errors may quote key material.
 		return nil, fmt.Errorf("parse deploy key %s: invalid or passphrase-protected key", a.SSHKeyFile)
 	}
-	cb, err := knownhosts.New(a.KnownHostsFile)
+	// go-git's known-hosts database also tells the handshake which host key
+	// types it can check, so a server offering ed25519 first still matches a
+	// known_hosts that lists only its RSA key.
+	hosts, err := gitssh.NewKnownHostsDb(a.KnownHostsFile)
 	if err != nil {
 		return nil, fmt.Errorf("load known_hosts: %w", err)
 	}
@@ -119,50 +121,11 @@ func (a AuthConfig) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, error
 		User:   user,
 		Signer: signer,
 		HostKeyCallbackHelper: gitssh.HostKeyCallbackHelper{
-			HostKeyCallback:   cb,
-			HostKeyAlgorithms: knownHostAlgorithms(cb, hostport),
+			HostKeyCallback:   hosts.HostKeyCallback(),
+			HostKeyAlgorithms: hosts.HostKeyAlgorithms(hostport),
 		},
 	}, nil
 }
-
-// knownHostAlgorithms asks the known_hosts callback which key types it holds
-// for hostport, so the SSH handshake negotiates a host key type that can be
-// checked (otherwise a server offering ed25519 first fails against a
-// known_hosts that only lists its RSA key). It probes the callback with a
-// throwaway key: the resulting KeyError lists the keys known for the host.
-func knownHostAlgorithms(cb ssh.HostKeyCallback, hostport string) []string {
-	probe := probeKey{}
-	addr := &net.TCPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 22}
-	err := cb(hostport, addr, probe)
-	var ke *knownhosts.KeyError
-	if !errors.As(err, &ke) || len(ke.Want) == 0 {
-		return nil
-	}
-	var algos []string
-	seen := map[string]bool{}
-	add := func(s string) {
-		if !seen[s] {
-			seen[s] = true
-			algos = append(algos, s)
-		}
-	}
-	for _, k := range ke.Want {
-		t := k.Key.Type()
-		if t == ssh.KeyAlgoRSA {
-			add(ssh.KeyAlgoRSASHA512)
-			add(ssh.KeyAlgoRSASHA256)
-		}
-		add(t)
-	}
-	return algos
-}
-
-// probeKey is a public key no known_hosts file can contain.
-type probeKey struct{}
-
-func (probeKey) Type() string                        { return "tether-probe" }
-func (probeKey) Marshal() []byte                     { return []byte("\x00\x00\x00\x0ctether-probe") }
-func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
 
 // redactErr hides rawURL's userinfo inside err's message while keeping err
 // reachable for errors.Is/As.
