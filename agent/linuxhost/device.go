@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/safefile"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -619,11 +620,11 @@ func (d *Device) writeManifest(owned []ownedFile) error {
 	return writeAtomic(d.manifestPath(), append(b, '\n'), 0o600)
 }
 
-// writeAtomic writes a host file atomically (agent.WriteFileAtomic),
+// writeAtomic writes a host file atomically (safefile.Write),
 // creating its directory like a package would (0755).
 func writeAtomic(name string, content []byte, mode fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	return agent.WriteFileAtomic(name, content, mode)
+	return safefile.Write(name, content, mode)
 }
