@@ -123,10 +123,6 @@ type Agent struct {
 	unpublished bool
 }
 
-// ErrPermanent marks failures that retrying the same commit cannot fix: a
-// device's Plan wraps it to have the commit rejected (noted, not retried).
-var ErrPermanent = errors.New("permanent")
-
 // log is the agent's logger; every line carries the site.
 func (a *Agent) log() *zap.Logger {
 	if a.Log == nil {

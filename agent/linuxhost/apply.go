@@ -16,13 +16,13 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 )
 
 // Apply implements agent.Device: validate every new file, arm the
 // dead-man, write, activate. A file that fails its check refuses the whole
 // plan before anything changes.
-func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) error {
+func (d *Device) Apply(ctx context.Context, p *contract.Plan, deadline time.Time) error {
 	if p.Empty() {
 		return nil
 	}
@@ -86,7 +86,7 @@ func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) e
 	return nil
 }
 
-func (d *Device) decode(p *agent.Plan) (*doSpec, *undoSpec, error) {
+func (d *Device) decode(p *contract.Plan) (*doSpec, *undoSpec, error) {
 	var do doSpec
 	var undo undoSpec
 	if err := json.Unmarshal(p.Do, &do); err != nil {

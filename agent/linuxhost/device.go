@@ -21,7 +21,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/agent/safefile"
 	"github.com/tether-net/tether/policy"
 )
@@ -120,8 +120,6 @@ type Device struct {
 	mu       sync.Mutex
 	nftCache map[string][]byte // nft's listing of a rendered table, by content digest
 }
-
-var _ agent.Device = (*Device)(nil)
 
 // New returns a Device with o's defaults filled in.
 func New(o Options) *Device {
@@ -234,7 +232,7 @@ type undoSpec struct {
 }
 
 // Plan implements agent.Device.
-func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*agent.Plan, error) {
+func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*contract.Plan, error) {
 	files, err := d.o.Render(n, site, RenderOptions{
 		KeyDir: d.o.KeyDir, BirdSocket: d.o.BirdSocket, BirdPath: d.o.BirdPath, NftPath: d.o.NftPath,
 	})
@@ -245,7 +243,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	if boot != nil {
 		files = withBootFiles(files)
 	}
-	p := &agent.Plan{Site: site, Digest: digest(files), TxnID: d.newTxnID()}
+	p := &contract.Plan{Site: site, Digest: digest(files), TxnID: d.newTxnID()}
 	var do doSpec
 	var undo undoSpec
 	rendered := map[string]bool{}
@@ -276,7 +274,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 			}
 			do.Files = append(do.Files, want)
 			undo.Files = append(undo.Files, cur)
-			p.Changes = append(p.Changes, agent.Change{Op: "activate", Where: f.Path, What: path.Base(f.Path),
+			p.Changes = append(p.Changes, contract.Change{Op: "activate", Where: f.Path, What: path.Base(f.Path),
 				Detail: "runtime: " + diff + " → " + reactivationText(want, diff)})
 			continue
 		}
@@ -314,9 +312,9 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 			return nil, fmt.Errorf("linux plan %s: boot units: %w", site, err)
 		}
 		for _, u := range units {
-			c := agent.Change{Op: "enable", Where: u, What: u, Detail: "start at boot"}
+			c := contract.Change{Op: "enable", Where: u, What: u, Detail: "start at boot"}
 			if u[0] == '-' {
-				c = agent.Change{Op: "disable", Where: u[1:], What: u[1:], Detail: "no longer started at boot"}
+				c = contract.Change{Op: "disable", Where: u[1:], What: u[1:], Detail: "no longer started at boot"}
 			}
 			p.Changes = append(p.Changes, c)
 		}
@@ -505,8 +503,8 @@ func sysctlKeys(b []byte) []string {
 
 // describe renders one plan line: "+ /etc/bird/bird.conf",
 // "~ /etc/wireguard/wg0.conf (peers only → wg syncconf)".
-func describe(cur, want fileState) agent.Change {
-	c := agent.Change{Where: want.Path, What: path.Base(want.Path)}
+func describe(cur, want fileState) contract.Change {
+	c := contract.Change{Where: want.Path, What: path.Base(want.Path)}
 	switch {
 	case !want.Exists:
 		c.Op = "remove"
@@ -580,7 +578,7 @@ func activationText(cur, want fileState) string {
 }
 
 // Line formats a change as the plan shows it to a person.
-func Line(c agent.Change) string {
+func Line(c contract.Change) string {
 	sign := map[string]string{"add": "+", "set": "~", "remove": "-"}[c.Op]
 	if sign == "" {
 		sign = c.Op

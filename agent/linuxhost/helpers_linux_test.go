@@ -22,7 +22,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
 	"github.com/tether-net/tether/policy"
@@ -268,7 +268,7 @@ func newSite(t *testing.T, h *lab.Host, name string, mod func(*linuxhost.Options
 }
 
 // apply plans and applies n at the site and keeps the change.
-func (s *site) apply(t *testing.T, ctx context.Context, n *policy.Network) *agent.Plan {
+func (s *site) apply(t *testing.T, ctx context.Context, n *policy.Network) *contract.Plan {
 	t.Helper()
 	p, err := s.dev.Plan(ctx, n, s.name)
 	if err != nil {
@@ -312,7 +312,7 @@ func (s *site) waitHealthy(t *testing.T, ctx context.Context, n *policy.Network)
 			checks = append(checks, c)
 		}
 	}
-	var last []agent.CheckResult
+	var last []contract.CheckResult
 	err := lab.WaitFor(ctx, func() (bool, error) {
 		last = s.prob.Probe(ctx, checks)
 		for _, r := range last {
