@@ -25,6 +25,7 @@ import (
 	"github.com/tether-net/tether/agent/notify"
 	"github.com/tether-net/tether/agent/sdnotify"
 	"github.com/tether-net/tether/agent/secret"
+	"github.com/tether-net/tether/agent/webhook"
 )
 
 func init() {
@@ -216,7 +217,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "tether run: webhook.secret_file must hold a secret: %v\n", err)
 			return 1
 		}
-		srv := agent.NewWebhookServer(s.cfg.Webhook.Listen, secret, kick)
+		srv := webhook.NewServer(s.cfg.Webhook.Listen, secret, kick)
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("webhook server stopped", zap.Error(err))
