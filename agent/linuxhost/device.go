@@ -24,6 +24,7 @@ import (
 	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/agent/safefile"
 	"github.com/tether-net/tether/policy"
+	linux "github.com/tether-net/tether/render/linux"
 )
 
 // Defaults for Options.
@@ -79,38 +80,12 @@ type Options struct {
 	Render func(n *policy.Network, site string, o RenderOptions) ([]File, error)
 }
 
-// RenderOptions are the host facts the renderer needs.
-type RenderOptions struct {
-	KeyDir, BirdSocket, BirdPath, NftPath string
-}
-
-// File is a rendered host file (the device's view of render/linux.File).
-type File struct {
-	Path     string // absolute host path, without Root
-	Mode     fs.FileMode
-	Content  []byte
-	Check    []string // validation command, "{}" is the file
-	Activate Action
-}
-
-// Action is how a changed file takes effect; Kind is one of render/linux's
-// activation kinds.
-type Action struct {
-	Kind   string `json:"kind,omitempty"`
-	Target string `json:"target,omitempty"`
-}
-
-// Activation kinds (render/linux's Act* constants).
-const (
-	actWGSyncconf     = "wg-syncconf"
-	actWGRestart      = "wg-restart"
-	actBirdConfigure  = "bird-configure"
-	actNftApply       = "nft-apply"
-	actSysctlApply    = "sysctl-apply"
-	actServiceReload  = "service-reload"
-	actServiceRestart = "service-restart"
-	actNetworkdReload = "networkd-reload"
-	actAddrApply      = "addr-apply"
+// The device applies render/linux's files as they are: their Action is
+// journaled in Plan.Do/Undo (its JSON names are part of the journal format).
+type (
+	RenderOptions = linux.Options
+	File          = linux.File
+	Action        = linux.Action
 )
 
 // Device is the Linux host device; it satisfies agent.Device.
@@ -328,7 +303,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*con
 	// An interface whose file exists but which is not up is brought up,
 	// whatever changed in the file; say so rather than "wg syncconf".
 	for i, f := range do.Files {
-		if k := f.Action.Kind; (k == actWGSyncconf || k == actWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] && f.Reactivate == "" {
+		if k := f.Action.Kind; (k == linux.ActWGSyncconf || k == linux.ActWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] && f.Reactivate == "" {
 			p.Changes[i].Detail = "interface not up → wg-quick up"
 		}
 	}
@@ -430,7 +405,7 @@ func (d *Device) snapshotRuntime(ctx context.Context, files []fileState, undo *u
 	for i, f := range files {
 		old := undo.Files[i]
 		switch f.Action.Kind {
-		case actSysctlApply:
+		case linux.ActSysctlApply:
 			keys := append(sysctlKeys(f.Content), sysctlKeys(old.Content)...)
 			for _, k := range keys {
 				if _, ok := undo.Sysctl[k]; ok {
@@ -444,19 +419,19 @@ func (d *Device) snapshotRuntime(ctx context.Context, files []fileState, undo *u
 				}
 				undo.Sysctl[k] = strings.TrimSpace(string(out))
 			}
-		case actWGSyncconf, actWGRestart:
+		case linux.ActWGSyncconf, linux.ActWGRestart:
 			up, err := d.linkExists(ctx, f.Action.Target)
 			if err != nil {
 				return err
 			}
 			undo.Links[f.Action.Target] = up
-		case actServiceReload, actServiceRestart:
+		case linux.ActServiceReload, linux.ActServiceRestart:
 			up, err := d.o.Services.Active(ctx, f.Action.Target)
 			if err != nil {
 				return err
 			}
 			undo.Units[f.Action.Target] = up
-		case actBirdConfigure:
+		case linux.ActBirdConfigure:
 			undo.Units[birdUnit] = d.birdRunning(ctx, f.Action.Target)
 		}
 	}
@@ -530,7 +505,7 @@ func activationText(cur, want fileState) string {
 		a = cur.Action
 	}
 	switch a.Kind {
-	case actWGSyncconf, actWGRestart:
+	case linux.ActWGSyncconf, linux.ActWGRestart:
 		switch {
 		case !want.Exists:
 			return "→ wg-quick down"
@@ -541,34 +516,34 @@ func activationText(cur, want fileState) string {
 		default:
 			return "peers only → wg syncconf"
 		}
-	case actBirdConfigure:
+	case linux.ActBirdConfigure:
 		if !want.Exists {
 			return "→ stop BIRD"
 		}
 		return "→ birdc configure"
-	case actNftApply:
+	case linux.ActNftApply:
 		if !want.Exists {
 			return "→ nft delete table"
 		}
 		return "→ nft -f"
-	case actSysctlApply:
+	case linux.ActSysctlApply:
 		if !want.Exists {
 			return "kernel values kept"
 		}
 		return "→ sysctl -p"
-	case actServiceReload:
+	case linux.ActServiceReload:
 		if !want.Exists {
 			return "→ stop " + a.Target
 		}
 		return "→ reload " + a.Target
-	case actServiceRestart:
+	case linux.ActServiceRestart:
 		if !want.Exists {
 			return "→ stop " + a.Target
 		}
 		return "→ restart " + a.Target
-	case actNetworkdReload:
+	case linux.ActNetworkdReload:
 		return "→ networkctl reload"
-	case actAddrApply:
+	case linux.ActAddrApply:
 		if !want.Exists {
 			return "→ ip addr del on " + a.Target
 		}
