@@ -3,8 +3,6 @@ package agent
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -113,7 +111,8 @@ type Agent struct {
 	witnessHead  string
 	witnessSince time.Time
 
-	// NewTxnID makes transaction IDs; nil uses random hex.
+	// NewTxnID replaces the device's transaction IDs (tests, for stable
+	// names); nil keeps the ID the device's Plan set.
 	NewTxnID func() string
 	// Observer, when set, is told about every sync.
 	Observer Observer
@@ -129,15 +128,6 @@ func (a *Agent) log() *zap.Logger {
 		return zap.NewNop()
 	}
 	return a.Log.With(zap.String("site", a.Site))
-}
-
-func (a *Agent) txnID() string {
-	if a.NewTxnID != nil {
-		return a.NewTxnID()
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // Sync polls the source once and processes a new head, or checks the
@@ -280,7 +270,12 @@ func (a *Agent) transact(ctx context.Context, st *State, n, prev *policy.Network
 		margin = site.Health.DeadmanMargin.Duration
 	}
 	log := a.log().With(zap.String("commit", short(o.Commit)))
-	plan.TxnID = a.txnID()
+	if a.NewTxnID != nil {
+		plan.TxnID = a.NewTxnID()
+	}
+	if plan.TxnID == "" {
+		return o, fmt.Errorf("device planned %s without a transaction ID", a.Site)
+	}
 	o.TxnID, o.Summary, o.Changes = plan.TxnID, plan.Summary(), plan.Changes
 	checks := a.checksOf(n)
 	gate := &Gate{Prober: a.Prober, Clock: a.Clock, Config: cfg}

@@ -7,8 +7,10 @@
 package contract
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -31,6 +33,15 @@ type Plan struct {
 	Changes []Change        `json:"changes"`
 	Do      json.RawMessage `json:"do,omitempty"`
 	Undo    json.RawMessage `json:"undo,omitempty"`
+}
+
+// NewTxnID names a transaction: its start time in UTC, for people reading
+// dead-man schedulers and state files, and 32 random bits from rnd. Devices
+// set it in Plan; it also names the device-side dead-man.
+func NewTxnID(now time.Time, rnd io.Reader) string {
+	var b [4]byte
+	_, _ = io.ReadFull(rnd, b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // Empty reports whether the plan changes nothing.

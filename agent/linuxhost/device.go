@@ -324,11 +324,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*con
 	return p, nil
 }
 
-func (d *Device) newTxnID() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return d.o.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
+func (d *Device) newTxnID() string { return contract.NewTxnID(d.o.Now(), rand.Reader) }
 
 // digest hashes the desired state so "nothing to do" is a comparison.
 func digest(files []File) string {

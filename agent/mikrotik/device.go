@@ -3,7 +3,6 @@ package mikrotik
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,11 +117,7 @@ func (d *Device) renderSite(n *policy.Network, site string) (*ros.Config, error)
 	return cfg, nil
 }
 
-func (d *Device) newTxnID() string {
-	b := make([]byte, 4)
-	_, _ = io.ReadFull(d.rand, b)
-	return d.now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
-}
+func (d *Device) newTxnID() string { return contract.NewTxnID(d.now(), d.rand) }
 
 // DeadmanName is the name of a transaction's /system/script and
 // /system/scheduler on the router.
