@@ -22,6 +22,8 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
@@ -376,17 +378,13 @@ func (s *site) snapshot(t *testing.T, ctx context.Context, ifaces ...string) map
 	return snap
 }
 
+// diffSnap fails t when the host's files differ from want; tether's own
+// state directory may change.
 func diffSnap(t *testing.T, want, got map[string]string) {
 	t.Helper()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", k, v, got[k])
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok && !strings.Contains(k, "/state/") {
-			t.Errorf("%s appeared: %s", k, got[k])
-		}
+	ownState := cmpopts.IgnoreMapEntries(func(path, _ string) bool { return strings.Contains(path, "/state/") })
+	if d := cmp.Diff(want, got, ownState); d != "" {
+		t.Errorf("host files differ (-want +got):\n%s", d)
 	}
 }
 

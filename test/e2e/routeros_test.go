@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/test/rossim"
 )
@@ -228,28 +229,9 @@ func snapshot(t *testing.T, sim *rossim.Sim) string {
 	return b.String()
 }
 
+// diffLines shows how two router exports differ, line by line.
 func diffLines(a, b string) string {
-	in := func(s string) map[string]bool {
-		m := map[string]bool{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l] = true
-		}
-		return m
-	}
-	ma, mb := in(a), in(b)
-	var out []string
-	for l := range ma {
-		if !mb[l] {
-			out = append(out, "- "+l)
-		}
-	}
-	for l := range mb {
-		if !ma[l] {
-			out = append(out, "+ "+l)
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
+	return cmp.Diff(strings.Split(a, "\n"), strings.Split(b, "\n"))
 }
 
 // bgpDefault reports whether home has learnt ::/0 by BGP.
