@@ -9,7 +9,6 @@ package agent_test
 // deterministic simulated moment.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/gitsource"
+	"github.com/tether-net/tether/agent/gitsource/gittest"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/mikrotik"
 	"github.com/tether-net/tether/agent/notes"
@@ -48,31 +48,9 @@ type gitRepo struct {
 	n          int
 }
 
-func txnGitEnv() []string {
-	return []string{
-		"HOME=" + os.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test Operator",
-		"GIT_AUTHOR_EMAIL=ops@example.test",
-		"GIT_COMMITTER_NAME=Test Operator",
-		"GIT_COMMITTER_EMAIL=ops@example.test",
-		"PATH=" + os.Getenv("PATH"),
-	}
-}
-
 func txnGit(tb testing.TB, dir string, args ...string) string {
 	tb.Helper()
-	full := append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.test",
-		"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = txnGitEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return strings.TrimSpace(out.String())
+	return gittest.Git(tb, dir, nil, args...)
 }
 
 func newGitRepo(tb testing.TB) *gitRepo {
@@ -113,7 +91,7 @@ func (r *gitRepo) commit(tb testing.TB, files map[string]string, msg string) plu
 func (r *gitRepo) publishedNote(tb testing.TB, site string, c plumbing.Hash) *notes.Note {
 	tb.Helper()
 	cmd := exec.Command("git", "--git-dir", r.bare, "notes", "--ref", "tether/"+site, "show", c.String())
-	cmd.Env = txnGitEnv()
+	cmd.Env = gittest.Env()
 	out, err := cmd.Output()
 	if err != nil {
 		return nil
