@@ -22,13 +22,20 @@ func (im *importer) write() map[string][]byte {
 func (im *importer) siteFile() []byte {
 	s := im.site
 	var w tomlWriter
-	w.comment(fmt.Sprintf("Imported by tether import from the RouterOS router of site %s.", s.Name))
+	if s.Platform == "linux" {
+		w.comment(fmt.Sprintf("Imported by tether import from the Linux host of site %s.", s.Name))
+	} else {
+		w.comment(fmt.Sprintf("Imported by tether import from the RouterOS router of site %s.", s.Name))
+	}
 	w.comment(im.res.header...)
-	w.comment("After review and merge, `tether plan` lists the router's items tether would take over;",
-		"`tether adopt` marks them as tether's (comment only).")
+	if s.Platform != "linux" {
+		w.comment("After review and merge, `tether plan` lists the router's items tether would take over;",
+			"`tether adopt` marks them as tether's (comment only).")
+	}
 	w.keys(reflectValue(s))
 	w.table("bgp", &s.BGP)
 	w.table("health", &s.Health)
+	w.table("firewall_policy", &s.FirewallPolicy)
 	for i := range s.Interfaces {
 		w.array("interface", &s.Interfaces[i])
 	}

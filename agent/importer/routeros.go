@@ -43,12 +43,11 @@ type Result struct {
 	// Notes say what the operator must do or check, one line each.
 	Notes []string
 
-	rawWhy     map[int][]string // comments above raw items, by index
-	header     []string
-	linkNotes  map[string][]string
-	peerNotes  map[string][]string
-	wgNotes    map[string][]string
-	firewallAt map[int][]string
+	rawWhy    map[int][]string // comments above raw items, by index
+	header    []string
+	linkNotes map[string][]string
+	peerNotes map[string][]string
+	wgNotes   map[string][]string
 }
 
 // item is one router row import looks at.
@@ -86,7 +85,7 @@ type importer struct {
 func RouterOS(in Input) (*Result, error) {
 	im := &importer{in: in, items: map[string][]*item{}, anchors: map[*item]string{},
 		res: &Result{rawWhy: map[int][]string{}, linkNotes: map[string][]string{}, peerNotes: map[string][]string{},
-			wgNotes: map[string][]string{}, firewallAt: map[int][]string{}}}
+			wgNotes: map[string][]string{}}}
 	if err := im.loadRepo(); err != nil {
 		return nil, err
 	}
@@ -406,11 +405,11 @@ func (im *importer) newLink(it *item, o keyOwner) bool {
 		return false
 	}
 	name := im.freeName("links/", im.in.Site+"-"+o.site)
-	k := &policy.Link{Name: name, Transit: []policy.Prefix{{Prefix: local.Masked()}}, Keepalive: keepalive(it.get("persistent-keepalive"))}
+	k := &policy.Link{Name: name, Transit: []policy.Prefix{{Prefix: local.Masked()}}}
 	if !strings.HasPrefix(it.human, "link ") {
 		k.Description = it.human
 	}
-	k.A = policy.LinkEnd{Site: im.in.Site, Interface: iface, Address: policy.IfAddr{Prefix: local}}
+	k.A = policy.LinkEnd{Site: im.in.Site, Interface: iface, Address: policy.IfAddr{Prefix: local}, Keepalive: keepalive(it.get("persistent-keepalive"))}
 	rhost := netip.PrefixFrom(remote.Addr(), remote.Addr().BitLen())
 	if len(al) != 1 || al[0].Prefix != rhost {
 		k.A.Allowed = al

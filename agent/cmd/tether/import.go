@@ -1,17 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/tether-net/tether/agent/importer"
 	"github.com/tether-net/tether/agent/mikrotik"
+	"github.com/tether-net/tether/render/linux"
 )
 
 func init() {
@@ -19,7 +23,7 @@ func init() {
 		name:    "import",
 		summary: "read a running router into a site file (and the links and peers it implies)",
 		usage:   "--config FILE [--site NAME] [--out DIR] [--force]",
-		help: `Reads the agent's RouterOS router through its API — WireGuard interfaces
+		help: `RouterOS: reads the agent's router through its API — WireGuard interfaces
 and peers, addresses, routes, interface lists, firewall filter/NAT/mangle rules
 in order, address lists, routing tables and rules, BGP, DNS — and writes the
 site as TOML in the repo's schema:
@@ -32,6 +36,12 @@ Items the model cannot express become [[raw.routeros]] items with a comment
 saying why. Nothing secret is read or written: RouterOS keeps its WireGuard
 private keys, and preshared keys stay on the router. Peers and links the
 repo already declares are recognised and not written again.
+
+Linux: reads the host's wg-quick files (/etc/wireguard/*.conf), tether's
+sysctl file (or the forwarding sysctls that are on) and the tether nftables
+table (its file, or 'nft list table inet tether'). A private key in a
+wg-quick file is used only to derive the public key; the site file says
+where tether expects the key file instead.
 
 The files validate together with the agent's repo (at its branch head).
 Without --out they are printed, each after a "--- path" line; with --out they
@@ -80,7 +90,14 @@ func runImport(ctx context.Context, env *cliEnv, args []string) int {
 			return fail("%v", err)
 		}
 	default:
-		return fail("import reads RouterOS routers (the agent config has no [routeros] address)")
+		in, err := readLinux(ctx, s.cfg.Linux.Root, s.cfg.Linux.KeyDir)
+		if err != nil {
+			return fail("%v", err)
+		}
+		in.Site, in.Repo = name, repo
+		if res, err = importer.Linux(in); err != nil {
+			return fail("%v", err)
+		}
 	}
 	for _, p := range res.Problems.Errors() {
 		fmt.Fprintln(env.stderr, p.String())
@@ -104,6 +121,50 @@ func runImport(ctx context.Context, env *cliEnv, args []string) int {
 		return fail("the imported files do not validate with the repo yet; see the problems above")
 	}
 	return 0
+}
+
+// managedSysctls are read from /proc/sys when the host has no tether
+// sysctl file yet: the forwarding switches the examples set.
+var managedSysctls = []string{"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"}
+
+// readLinux reads what a Linux host runs, under root: the wg-quick files,
+// tether's sysctl file (or the forwarding sysctls that are on), and the
+// tether nftables table (its file, or the running table).
+func readLinux(ctx context.Context, root, keyDir string) (importer.LinuxInput, error) {
+	root = cmp.Or(root, "/")
+	in := importer.LinuxInput{WireGuard: map[string][]byte{}, KeyDir: keyDir}
+	confs, err := filepath.Glob(filepath.Join(root, linux.WireGuardDir, "*.conf"))
+	if err != nil {
+		return in, err
+	}
+	for _, c := range confs {
+		b, err := os.ReadFile(c)
+		if err != nil {
+			return in, fmt.Errorf("read %s: %w", c, err)
+		}
+		in.WireGuard[strings.TrimSuffix(filepath.Base(c), ".conf")] = b
+	}
+	if b, err := os.ReadFile(filepath.Join(root, linux.SysctlPath)); err == nil {
+		in.Sysctl = b
+	} else {
+		var lines []string
+		for _, k := range managedSysctls {
+			v, err := os.ReadFile(filepath.Join(root, "proc/sys", strings.ReplaceAll(k, ".", "/")))
+			if err == nil && strings.TrimSpace(string(v)) == "1" {
+				lines = append(lines, k+" = 1")
+			}
+		}
+		in.Sysctl = []byte(strings.Join(lines, "\n"))
+	}
+	if b, err := os.ReadFile(filepath.Join(root, linux.DefaultNftPath)); err == nil {
+		in.Nft = b
+	} else if root == "/" {
+		// No file: the running table, if there is one.
+		if out, err := exec.CommandContext(ctx, "nft", "list", "table", "inet", linux.NftTable).Output(); err == nil {
+			in.Nft = out
+		}
+	}
+	return in, nil
 }
 
 // headTree is the agent's network folder at its branch head.
