@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tether-net/tether/test/rossim"
 )
 
 // tether import on a hand-configured defconf router writes a site file
@@ -48,5 +50,36 @@ func TestImportThenAdoptCLI(t *testing.T) {
 	out, stderr, code = run(t, "plan", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "no changes") {
 		t.Fatalf("plan after adopt: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// On a Linux agent, import reads the host's files under [linux] root.
+func TestImportLinuxCLI(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	net := filepath.Join(dir, "net")
+	priv, pub := rossim.KeyPair("cli-wg0")
+	for p, c := range map[string]string{
+		filepath.Join(net, "network.toml"):                           "name = \"one\"\n",
+		filepath.Join(root, "etc/wireguard/wg0.conf"):                "[Interface]\nAddress = 10.9.0.1/24\nListenPort = 51820\nPrivateKey = " + priv + "\n",
+		filepath.Join(root, "proc/sys/net/ipv4/ip_forward"):          "1\n",
+		filepath.Join(root, "proc/sys/net/ipv6/conf/all/forwarding"): "0\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(dir, "agent.toml")
+	if err := os.WriteFile(cfg, []byte("repo = \""+net+"\"\nsite = \"vps\"\nstate_dir = \""+filepath.Join(dir, "state")+
+		"\"\n[linux]\nroot = \""+root+"\"\n[log]\nlevel = \"error\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := run(t, "import", "--config", cfg)
+	if code != 0 || !strings.Contains(out, `public_key = "`+pub+`"`) || !strings.Contains(out, `"net.ipv4.ip_forward" = "1"`) ||
+		strings.Contains(out, "net.ipv6.conf.all.forwarding") || strings.Contains(out, priv) {
+		t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
 	}
 }
