@@ -77,6 +77,17 @@ func handmade(tb testing.TB, r *router, relayKey string) (secrets []string) {
 			"=to-addresses=192.168.88.10", "=to-ports=8080", "=comment=web server"},
 		{"/ip/firewall/address-list/add", "=list=blocked", "=address=203.0.113.66"},
 		{"/ip/dns/set", "=servers=9.9.9.9"},
+		// eBGP to the relay laid out as tether renders it, and one to an
+		// upstream that is not a site.
+		{"/routing/bgp/instance/add", "=name=bgp1", "=as=65010", "=router-id=192.168.88.1"},
+		{"/routing/filter/rule/add", "=chain=bgp-in-relay", "=rule=if (dst == 0.0.0.0/0) { accept } reject"},
+		{"/routing/filter/rule/add", "=chain=bgp-out-relay", "=rule=if (dst in 192.168.88.0/24 && dst-len in 24-32) { accept } reject"},
+		{"/routing/bgp/template/add", "=name=tpl-relay", "=as=65010"},
+		{"/routing/bgp/connection/add", "=name=relay", "=instance=bgp1", "=remote.address=10.66.0.1", "=remote.as=65020",
+			"=local.address=10.66.0.2", "=local.role=ebgp", "=templates=tpl-relay", "=afi=ip", "=input.filter=bgp-in-relay",
+			"=output.filter-chain=bgp-out-relay"},
+		{"/routing/bgp/connection/add", "=name=upstream", "=instance=bgp1", "=remote.address=203.0.113.1", "=remote.as=65000",
+			"=local.role=ebgp", "=templates=default"},
 	} {
 		r.exec(tb, words...)
 	}
@@ -109,15 +120,17 @@ func TestImportHandmadeDefconfRouter(t *testing.T) {
 			}
 		}
 	}
-	if len(res.Links) != 1 || res.Links[0].B.Site != "relay" || len(res.Peers) != 1 || res.Peers[0].Name != "alice" {
+	if len(res.Links) != 1 || res.Links[0].B.Site != "relay" || res.Links[0].BGP == nil || len(res.Peers) != 1 || res.Peers[0].Name != "alice" {
 		t.Errorf("want one link to relay and one external peer alice, got links %v peers %v", res.Links, res.Peers)
 	}
 	for _, want := range []string{
 		`place_before = "defconf: drop all not coming from LAN"`, // the accept stays before defconf's drop
 		`comment = "web server"`,
 		`servers = ["9.9.9.9"]`,
-		`connection-mark = "trusted"`, // raw: the model has no connection-mark
-		`check-gateway = "ping"`,      // raw: the model has no check-gateway
+		`connection-mark = "trusted"`,     // raw: the model has no connection-mark
+		`check-gateway = "ping"`,          // raw: the model has no check-gateway
+		`remote.address" = "203.0.113.1"`, // raw: BGP to something that is not a site
+		`asn = 65010`,
 	} {
 		if !strings.Contains(site, want) {
 			t.Errorf("site file lacks %s", want)

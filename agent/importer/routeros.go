@@ -440,6 +440,7 @@ func (im *importer) newLink(it *item, o keyOwner) bool {
 		fmt.Sprintf("Imported from %s's peer %s: the key is site %s's %s.", im.in.Site, cmp.Or(it.get("name"), "(unnamed)"), o.site, o.iface),
 		fmt.Sprintf("Site %s renders its end from this file too: check b.allowed and b.keepalive there.", o.site),
 	}
+	im.linkBGP(k, cmp.Or(k.A.PeerName, o.site), remote.Addr())
 	return true
 }
 
@@ -1013,13 +1014,7 @@ func (im *importer) toRaw(it *item, why string) {
 	if it.get("disabled") == "true" {
 		x.Attributes["disabled"] = "yes"
 	}
-	base := it.raw
-	if base == "" {
-		base = sanitize(it.human)
-		if base == "" {
-			base = sanitize(strings.ReplaceAll(strings.TrimPrefix(it.path, "/"), "/", "-"))
-		}
-	}
+	base := cmp.Or(it.raw, sanitize(it.human), sanitize(it.get("name")), sanitize(strings.ReplaceAll(strings.TrimPrefix(it.path, "/"), "/", "-")))
 	x.Name = base
 	for i := 2; slices.ContainsFunc(im.site.Raw.RouterOS, func(r policy.RawRouterOS) bool { return r.Path == x.Path && r.Name == x.Name }); i++ {
 		x.Name = fmt.Sprintf("%s-%d", base, i)
