@@ -78,14 +78,13 @@ func Linux(in LinuxInput) (*Result, error) {
 var postUpKey = regexp.MustCompile(`wg show %i public-key\)" = ([A-Za-z0-9+/=]{44})`)
 
 type wgPeer struct {
-	name, comment          string
-	key                    string
-	allowed                []policy.Prefix
-	endpoint               policy.Endpoint
-	keepalive              policy.Duration
-	psk                    bool
-	fromLink, fromRepoPeer bool
-	linkAddr               netip.Prefix
+	name, comment string
+	key           string
+	allowed       []policy.Prefix
+	endpoint      policy.Endpoint
+	keepalive     policy.Duration
+	psk           bool
+	linkAddr      netip.Prefix
 }
 
 func (im *importer) wgQuick(name string, b []byte, keyDir string) {
