@@ -67,11 +67,23 @@ func (im *importer) siteFile() []byte {
 			w.b.WriteString("[dns]\nallow_remote_requests = false\n")
 		}
 	}
+	for i := range s.RouterAdverts {
+		w.array("router_advertisement", &s.RouterAdverts[i])
+	}
+	for i := range s.NDPProxy {
+		w.array("ndp_proxy", &s.NDPProxy[i])
+	}
+	for i := range s.VRRP {
+		w.array("vrrp", &s.VRRP[i])
+	}
 	for i := range s.Probes {
 		w.array("probe", &s.Probes[i])
 	}
 	for i := range s.Raw.RouterOS {
 		w.array("raw.routeros", &s.Raw.RouterOS[i], im.res.rawWhy[i]...)
+	}
+	for i := range s.Raw.Linux {
+		w.array("raw.linux", &s.Raw.Linux[i], "kept from the repo's site file")
 	}
 	if len(im.res.Notes) > 0 {
 		w.blank()

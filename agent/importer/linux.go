@@ -51,8 +51,11 @@ func Linux(in LinuxInput) (*Result, error) {
 	if old := im.repoSite(); old != nil {
 		s.Description, s.RoutedPrefixes, s.Probes, s.Health = old.Description, old.RoutedPrefixes, old.Probes, old.Health
 		s.Interfaces = old.Interfaces
-		// BGP lives in BIRD's config, which import does not read.
+		// What import does not read (BIRD, radvd, keepalived, ndppd,
+		// networkd, routes and raw files) is kept as the repo has it.
 		s.ASN, s.RouterID, s.BGP = old.ASN, old.RouterID, old.BGP
+		s.VRRP, s.RouterAdverts, s.NDPProxy, s.Raw.Linux = old.VRRP, old.RouterAdverts, old.NDPProxy, old.Raw.Linux
+		s.Addresses, s.Routes, s.RoutingTables, s.RoutingRules = old.Addresses, old.Routes, old.RoutingTables, old.RoutingRules
 	}
 	keyDir := cmp.Or(in.KeyDir, "/var/lib/tether/keys")
 	for _, name := range slices.Sorted(maps.Keys(in.WireGuard)) {

@@ -84,6 +84,25 @@ func TestLinuxRoundTrip(t *testing.T) {
 						t.Errorf("the import renders %s, which the example does not", p)
 					}
 				}
+				// What import does not read is kept from the repo's file, so
+				// every other file renders the same too.
+				for _, f := range cfg.Files {
+					for _, g := range cfg2.Files {
+						if g.Path == f.Path && string(g.Content) != string(f.Content) {
+							t.Errorf("%s differs after import:\n%s\n---\n%s", f.Path, f.Content, g.Content)
+						}
+					}
+				}
+				if len(cfg.Files) != len(cfg2.Files) {
+					var a, b []string
+					for _, f := range cfg.Files {
+						a = append(a, f.Path)
+					}
+					for _, f := range cfg2.Files {
+						b = append(b, f.Path)
+					}
+					t.Errorf("the example renders %v, the import %v", a, b)
+				}
 			})
 		}
 	}
