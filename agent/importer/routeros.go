@@ -76,6 +76,8 @@ type importer struct {
 	addrRows, routeRows, ruleRows, alRows, fwRows, tableRows []*item
 	anchors                                                  map[*item]string
 	old                                                      *policy.Site
+	routesVia                                                map[routeKey]bool
+	subnets                                                  map[string][]netip.Prefix
 }
 
 // RouterOS converts the rows read from a router into a site. It never
@@ -460,15 +462,25 @@ func (im *importer) findTransit(a *item, iface string, al []policy.Prefix, local
 	}
 }
 
+type routeKey struct {
+	dst   netip.Prefix
+	iface string
+}
+
+// hasRouteVia reports whether the router routes dst through iface (an
+// index built on first use: a router may have thousands of routes).
 func (im *importer) hasRouteVia(dst netip.Prefix, iface string) bool {
-	for _, path := range []string{"/ip/route", "/ipv6/route"} {
-		for _, r := range im.items[path] {
-			if p, ok := parsePrefix(r.get("dst-address")); ok && p == dst && r.get("gateway") == iface {
-				return true
+	if im.routesVia == nil {
+		im.routesVia = map[routeKey]bool{}
+		for _, path := range []string{"/ip/route", "/ipv6/route"} {
+			for _, r := range im.items[path] {
+				if p, ok := parsePrefix(r.get("dst-address")); ok {
+					im.routesVia[routeKey{p, r.get("gateway")}] = true
+				}
 			}
 		}
 	}
-	return false
+	return im.routesVia[routeKey{dst, iface}]
 }
 
 // newPeer turns a peer with an unknown key into an external peer.
@@ -503,12 +515,21 @@ func (im *importer) newPeer(it *item) {
 	im.res.peerNotes[name] = notes
 }
 
+// connected reports whether an address of iface covers p.
 func (im *importer) connected(iface string, p netip.Prefix) bool {
-	for _, path := range []string{"/ip/address", "/ipv6/address"} {
-		for _, a := range im.items[path] {
-			if c, err := netip.ParsePrefix(a.get("address")); err == nil && a.get("interface") == iface && c.Bits() <= p.Bits() && c.Masked().Contains(p.Addr()) {
-				return true
+	if im.subnets == nil {
+		im.subnets = map[string][]netip.Prefix{}
+		for _, path := range []string{"/ip/address", "/ipv6/address"} {
+			for _, a := range im.items[path] {
+				if c, err := netip.ParsePrefix(a.get("address")); err == nil {
+					im.subnets[a.get("interface")] = append(im.subnets[a.get("interface")], c.Masked())
+				}
 			}
+		}
+	}
+	for _, c := range im.subnets[iface] {
+		if c.Bits() <= p.Bits() && c.Contains(p.Addr()) {
+			return true
 		}
 	}
 	return false
@@ -567,15 +588,22 @@ func (im *importer) explain() error {
 		im.note("render %s: %v", im.in.Site, err)
 		return nil
 	}
+	// Rows by identity, computed once per row, so matching stays linear.
+	byID := map[string][]*item{}
+	for path, items := range im.items {
+		for _, it := range items {
+			if !it.used {
+				id, _ := ros.Identity(path, it.attrs)
+				byID[path+"\x00"+id] = append(byID[path+"\x00"+id], it)
+			}
+		}
+	}
 	for _, r := range cfg.Items {
 		if r.Singleton {
 			continue
 		}
-		for _, it := range im.items[r.Path] {
-			if it.used {
-				continue
-			}
-			if id, _ := ros.Identity(r.Path, it.attrs); id == r.ID {
+		for _, it := range byID[r.Path+"\x00"+r.ID] {
+			if !it.used {
 				it.used = true
 				break
 			}
