@@ -59,6 +59,7 @@ func handmade(tb testing.TB, r *router, relayKey string) (secrets []string) {
 		{"/interface/wireguard/add", "=name=wg-home", "=listen-port=13231", "=comment=road warriors"},
 		{"/interface/wireguard/add", "=name=wg-relay", "=listen-port=13232"},
 		{"/ip/address/add", "=address=10.77.0.1/24", "=interface=wg-home"},
+		{"/interface/list/member/add", "=list=LAN", "=interface=wg-home"},
 		{"/ip/address/add", "=address=10.66.0.2/30", "=interface=wg-relay", "=comment=to the relay"},
 		{"/interface/wireguard/peers/add", "=interface=wg-home", "=name=alice", "=public-key=" + laptopKey,
 			"=allowed-address=10.77.0.2/32", "=preshared-key=" + psk, "=comment=Alice laptop"},
@@ -131,6 +132,7 @@ func TestImportHandmadeDefconfRouter(t *testing.T) {
 		`check-gateway = "ping"`,          // raw: the model has no check-gateway
 		`remote.address" = "203.0.113.1"`, // raw: BGP to something that is not a site
 		`asn = 65010`,
+		`lists = ["LAN"]`, // the tunnel in defconf's LAN list
 	} {
 		if !strings.Contains(site, want) {
 			t.Errorf("site file lacks %s", want)

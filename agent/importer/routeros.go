@@ -222,11 +222,7 @@ func (im *importer) skeleton() {
 		im.res.wgNotes[w.Name] = []string{"RouterOS keeps this interface's private key; tether never reads or writes it."}
 	}
 	// BGP identity: the instance (7.20+) or the connections (7.18).
-	var inst []*item
-	for _, it := range im.unused("/routing/bgp/instance") {
-		inst = append(inst, it)
-	}
-	if len(inst) > 0 {
+	if inst := im.unused("/routing/bgp/instance"); len(inst) > 0 {
 		it := inst[0]
 		s.BGP.Instance = it.get("name")
 		s.ASN = parseASN(it.get("as"))
@@ -243,17 +239,15 @@ func (im *importer) skeleton() {
 		s.BGP.Instance = ""
 	}
 	// Interface roles and lists from list membership.
-	for _, path := range []string{"/interface/list/member"} {
-		for _, r := range im.in.Rows[path] {
-			if r["dynamic"] == "true" {
-				continue
-			}
-			switch r["list"] {
-			case "WAN":
-				im.iface(r["interface"]).Role = "wan"
-			case "LAN":
-				im.iface(r["interface"]).Role = "lan"
-			}
+	for _, r := range im.in.Rows["/interface/list/member"] {
+		if r["dynamic"] == "true" || im.wireguard(r["interface"]) != nil {
+			continue // a tunnel's lists are its own (lists = [...])
+		}
+		switch r["list"] {
+		case "WAN":
+			im.iface(r["interface"]).Role = "wan"
+		case "LAN":
+			im.iface(r["interface"]).Role = "lan"
 		}
 	}
 	for _, it := range im.unused("/interface/list/member") {
