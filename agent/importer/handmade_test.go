@@ -45,7 +45,7 @@ public_key = "` + relayKey + `"
 // handmade configures a defconf router through the API the way an
 // operator would, before tether: tunnels, peers (one with a preshared
 // key), firewall and NAT rules, an address list, routes and DNS.
-func handmade(tb testing.TB, r *router, relayKey string) (secrets []string) {
+func handmade(tb testing.TB, r *router, version, relayKey string) (secrets []string) {
 	tb.Helper()
 	_, laptopKey := rossim.KeyPair("alice")
 	psk, _ := rossim.KeyPair("alice-psk")
@@ -80,18 +80,28 @@ func handmade(tb testing.TB, r *router, relayKey string) (secrets []string) {
 		{"/ip/dns/set", "=servers=9.9.9.9"},
 		// eBGP to the relay laid out as tether renders it, and one to an
 		// upstream that is not a site.
-		{"/routing/bgp/instance/add", "=name=bgp1", "=as=65010", "=router-id=192.168.88.1"},
 		{"/routing/filter/rule/add", "=chain=bgp-in-relay", "=rule=if (dst == 0.0.0.0/0) { accept } reject"},
 		{"/routing/filter/rule/add", "=chain=bgp-out-relay", "=rule=if (dst in 192.168.88.0/24 && dst-len in 24-32) { accept } reject"},
 		{"/routing/bgp/template/add", "=name=tpl-relay", "=as=65010"},
-		{"/routing/bgp/connection/add", "=name=relay", "=instance=bgp1", "=remote.address=10.66.0.1", "=remote.as=65020",
-			"=local.address=10.66.0.2", "=local.role=ebgp", "=templates=tpl-relay", "=afi=ip", "=input.filter=bgp-in-relay",
-			"=output.filter-chain=bgp-out-relay"},
-		{"/routing/bgp/connection/add", "=name=upstream", "=instance=bgp1", "=remote.address=203.0.113.1", "=remote.as=65000",
-			"=local.role=ebgp", "=templates=default"},
 	} {
 		r.exec(tb, words...)
 	}
+	// Where the AS and router ID live depends on the version: the
+	// instance (7.20+) or each connection (7.18).
+	relay := []string{"/routing/bgp/connection/add", "=name=relay", "=remote.address=10.66.0.1", "=remote.as=65020",
+		"=local.address=10.66.0.2", "=local.role=ebgp", "=templates=tpl-relay", "=input.filter=bgp-in-relay", "=output.filter-chain=bgp-out-relay"}
+	upstream := []string{"/routing/bgp/connection/add", "=name=upstream", "=remote.address=203.0.113.1", "=remote.as=65000",
+		"=local.role=ebgp", "=templates=default"}
+	if version == "7.18" {
+		relay = append(relay, "=as=65010", "=router-id=192.168.88.1", "=address-families=ip")
+		upstream = append(upstream, "=as=65010", "=router-id=192.168.88.1")
+	} else {
+		r.exec(tb, "/routing/bgp/instance/add", "=name=bgp1", "=as=65010", "=router-id=192.168.88.1")
+		relay = append(relay, "=instance=bgp1", "=afi=ip")
+		upstream = append(upstream, "=instance=bgp1")
+	}
+	r.exec(tb, relay...)
+	r.exec(tb, upstream...)
 	for _, x := range r.exec(tb, "/interface/wireguard/print") {
 		secrets = append(secrets, x["private-key"])
 	}
@@ -104,9 +114,15 @@ func handmade(tb testing.TB, r *router, relayKey string) (secrets []string) {
 // model lacks becomes raw items; the files validate, the first plan asks
 // only for adoption, and after adopt nothing changes.
 func TestImportHandmadeDefconfRouter(t *testing.T) {
-	r := newRouter(t, "7.22.3", true)
+	for _, version := range []string{"7.18", "7.20.8", "7.22.3"} {
+		t.Run(version, func(t *testing.T) { testHandmade(t, version) })
+	}
+}
+
+func testHandmade(t *testing.T, version string) {
+	r := newRouter(t, version, true)
 	_, relayKey := rossim.KeyPair("relay")
-	secrets := handmade(t, r, relayKey)
+	secrets := handmade(t, r, version, relayKey)
 	dir := repoWithRelay(t, relayKey)
 
 	res := r.importSite(t, "home", os.DirFS(dir))
@@ -144,7 +160,9 @@ func TestImportHandmadeDefconfRouter(t *testing.T) {
 		}
 	}
 
-	golden(t, "handmade", res.Files)
+	if version == "7.22.3" {
+		golden(t, "handmade", res.Files)
+	}
 
 	fsys := overlay(t, dir, res.Files)
 	n := load(t, fsys, res.Files)
