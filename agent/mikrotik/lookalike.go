@@ -149,6 +149,9 @@ func keyValue(attr, v string, present bool) string {
 	if (attr == "routing-table" || attr == "table") && v == "" {
 		return "main"
 	}
+	if attr == "log" && norm(attr, v) == "false" {
+		return "" // RouterOS prints log=no on every rule; a rule that does not log says nothing
+	}
 	return norm(attr, v)
 }
 
