@@ -285,6 +285,9 @@ func (c *Config) checkNotify(bad func(key, msg string)) {
 	default:
 		bad("notify.format", "must be json or text")
 	}
+	if n.URL != "" && n.Results != nil && len(n.Results) == 0 {
+		bad("notify.results", "is empty, so nothing would ever be sent; name the outcomes to send, or remove notify.url to turn notifications off")
+	}
 	for _, r := range n.Results {
 		if !slices.Contains(NotifyResults, r) {
 			bad("notify.results", fmt.Sprintf("%q is not an outcome (%s)", r, strings.Join(NotifyResults, ", ")))
