@@ -85,9 +85,11 @@ func (d *Device) readMenu(ctx context.Context, mr menuRead, optional bool) (*men
 	words := []string{mr.Path + "/print", "=.proplist=" + strings.Join(mr.Proplist, ",")}
 	rep, err := d.c.run(ctx, words...)
 	if err != nil {
-		if isTrap(err) && optional {
+		if optional && isMissingMenu(err) {
 			// A known menu this version lacks (/routing/bgp/instance on
-			// 7.18) holds nothing of ours.
+			// 7.18) holds nothing of ours. Any other refusal, such as
+			// "not enough permissions", is the operator's to fix: reading
+			// it as empty would plan to re-add what is there.
 			return &menu{read: mr}, nil
 		}
 		return nil, fmt.Errorf("read %s: %w", mr.Path, err)
