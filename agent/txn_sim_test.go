@@ -286,13 +286,14 @@ func newHarness(tb testing.TB) *harness {
 // addSim starts a simulated router for site on the shared clock. (The
 // simulator derives a WireGuard key from the version, interface name and
 // row id: two routers need different versions to get different keys.)
-func (h *harness) addSim(name, version string, w rossim.World) *simSite {
+// A router whose site says defconf = false boots bare, like a CHR.
+func (h *harness) addSim(name, version string, w rossim.World, bare ...bool) *simSite {
 	h.t.Helper()
 	var clk rossim.Clock = h.clock.mc
 	if h.real {
 		clk = rossim.RealClock{}
 	}
-	sim, err := rossim.New(rossim.Config{Version: version, Clock: clk, World: w, Logf: h.t.Logf})
+	sim, err := rossim.New(rossim.Config{Version: version, Clock: clk, World: w, Logf: h.t.Logf, Bare: len(bare) > 0 && bare[0]})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -1162,7 +1163,7 @@ func newPair(t *testing.T) (h *harness, relay, home *simSite, files map[string]s
 // newPairOn is newPair on a harness the caller set up (its gate settings).
 func newPairOn(t testing.TB, h *harness) (relay, home *simSite, files map[string]string) {
 	t.Helper()
-	relay = h.addSim("relay", "7.20.8", rossim.World{})
+	relay = h.addSim("relay", "7.20.8", rossim.World{}, true) // the CHR: defconf = false
 	home = h.addSim("home", "7.22.3", rossim.World{})
 	h.clock.follow = followEachOther(relay.sim, home.sim)
 	example := exampleFiles(t)

@@ -47,7 +47,8 @@ func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 	n := &rosNet{world: newWorld(t), ctx: ctx, sims: map[string]*rossim.Sim{}, keys: map[string]string{},
 		start: localStart(ctx), agents: map[string]*agentProc{}, opts: o}
 	for site, version := range map[string]string{"relay": "7.20.8", "home": "7.22.3"} {
-		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf})
+		// The relay is a CHR (defconf = false in its site): it boots bare.
+		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf, Bare: site == "relay"})
 		if err != nil {
 			t.Fatal(err)
 		}
