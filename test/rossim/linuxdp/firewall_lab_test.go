@@ -48,7 +48,7 @@ func newFWLab(t *testing.T, ctx context.Context) *fwLab {
 	f := &fwLab{l: lab.New(t, spec), logs: &logSink{t: t}}
 	f.router, f.lan, f.far, f.far2 = f.l.Host("router"), f.l.Host("lan"), f.l.Host("far"), f.l.Host("far2")
 	mustRun(t, ctx, f.far2, "ip", "addr", "add", f.far.Addr4().String()+"/32", "dev", "lo")
-	for _, h := range []*lab.Host{f.far, f.far2} {
+	for _, h := range []*lab.Host{f.far, f.far2, f.lan} {
 		watchSources(t, ctx, h)
 	}
 	dp := linuxdp.New(linuxdp.InHost(f.router), linuxdp.Options{Logf: f.logs.Logf,
@@ -182,7 +182,32 @@ func TestFirewallRealised(t *testing.T) {
 		t.Errorf("far saw %v through the masquerade, want the router's WAN address %s", got, routerWAN)
 	}
 
-	// 5. A routing rule sends one LAN source via another table: lanB's
+	// 5. dst-nat: far's pings of the router's WAN address reach lanA, and
+	// the forward drop of new WAN connections that were not dst-natted
+	// (defconf's rule) lets them through because they were.
+	run(t, c, "/ip/firewall/filter/add", "=chain=forward", "=action=drop", "=connection-state=new", "=connection-nat-state=!dstnat", "=in-interface-list=WAN", "=comment=drop WAN not DSTNATed")
+	run(t, c, "/ip/firewall/nat/add", "=chain=dstnat", "=action=dst-nat", "=protocol=icmp", "=dst-address="+routerWAN, "=in-interface=ether1", "=to-addresses="+lanA)
+	sources(t, ctx, f.lan)
+	if !pings(ctx, f.far, "", routerWAN) {
+		t.Error("far's ping of the router's WAN address is not answered through the dst-nat")
+	}
+	if got := sources(t, ctx, f.lan); !slices.Equal(got, []string{farAddr}) {
+		t.Errorf("lan saw %v through the dst-nat, want far %s", got, farAddr)
+	}
+	run(t, c, "/ip/firewall/nat/remove", "=numbers="+run(t, c, "/ip/firewall/nat/print", "?chain=dstnat").Re[0].Map[".id"])
+	// Without the dst-nat, far's new connections to the LAN are dropped
+	// in forward (the internet routes the LAN to the router for this).
+	mustRun(t, ctx, f.l.Host("inet"), "ip", "route", "add", "192.0.2.0/24", "via", routerWAN)
+	if pings(ctx, f.far, "", lanA) {
+		t.Error("far reaches the LAN through the forward drop of new WAN connections")
+	}
+	run(t, c, "/ip/firewall/filter/disable", "=numbers="+run(t, c, "/ip/firewall/filter/print", "?comment=drop WAN not DSTNATed").Re[0].Map[".id"])
+	if !pings(ctx, f.far, "", lanA) {
+		t.Error("far cannot reach the LAN with the forward drop disabled")
+	}
+	mustRun(t, ctx, f.l.Host("inet"), "ip", "route", "del", "192.0.2.0/24")
+
+	// 6. A routing rule sends one LAN source via another table: lanB's
 	// pings of far's address leave by ether2 and far2 answers them.
 	run(t, c, "/routing/table/add", "=name=alt", "=fib=")
 	run(t, c, "/ip/route/add", "=dst-address=0.0.0.0/0", "=gateway="+far2Addr, "=routing-table=alt")
@@ -198,7 +223,7 @@ func TestFirewallRealised(t *testing.T) {
 		t.Errorf("far saw %v, want only lanA's pings, masqueraded to %s", got, routerWAN)
 	}
 
-	// 6. Mangle mark-routing: lanA's packets marked alt take table alt too.
+	// 7. Mangle mark-routing: lanA's packets marked alt take table alt too.
 	run(t, c, "/ip/firewall/mangle/add", "=chain=prerouting", "=action=mark-routing", "=new-routing-mark=alt", "=src-address="+lanA, "=in-interface=bridge", "=passthrough=no")
 	sources(t, ctx, f.far)
 	if !pings(ctx, f.lan, lanA, farAddr) {
