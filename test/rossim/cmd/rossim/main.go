@@ -8,8 +8,8 @@
 //
 // With --dataplane linux the router's WireGuard interfaces, addresses,
 // static routes, firewall and policy routing become real (wireguard-go,
-// ip, nft; see package linuxdp) in the
-// network namespace rossim runs in, and its pings are real. That needs
+// ip, nft; see package linuxdp) in the network namespace rossim runs in,
+// and its pings are real. That needs
 // root and changes the namespace's network configuration, so run it in a
 // namespace of its own; --link-names maps RouterOS interfaces to the
 // namespace's links:
