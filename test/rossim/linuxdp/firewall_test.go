@@ -158,3 +158,55 @@ func TestTranslationGolden(t *testing.T) {
 		t.Errorf("the unsupported matcher is not reported: %v", warns)
 	}
 }
+
+// TestRuleTranslation: single rules whose translation carries a RouterOS
+// semantic of its own.
+func TestRuleTranslation(t *testing.T) {
+	lists := map[string][]string{"all": {"ether1", "wg0"}, "none": {}, "EMPTY": {}, "WAN": {"ether1"}}
+	link := func(n string) string {
+		if n == "ether1" {
+			return "eth0"
+		}
+		return n
+	}
+	for _, c := range []struct {
+		name  string
+		fam   int
+		table string
+		attrs map[string]string
+		want  string // "" : the rule can never match and is left out
+		err   string
+	}{
+		{"interface lists map to Linux names", 4, "filter", map[string]string{"chain": "input", "action": "drop", "in-interface-list": "WAN"}, `iifname { "eth0" } drop`, ""},
+		{"an empty list never matches", 4, "filter", map[string]string{"chain": "input", "action": "drop", "in-interface-list": "EMPTY"}, "", ""},
+		{"not in an empty list: every packet", 4, "filter", map[string]string{"chain": "input", "action": "drop", "in-interface-list": "!none"}, "drop", ""},
+		{"all is any interface", 4, "filter", map[string]string{"chain": "forward", "action": "accept", "out-interface-list": "all"}, "accept", ""},
+		{"not all never matches", 4, "filter", map[string]string{"chain": "forward", "action": "accept", "out-interface-list": "!all"}, "", ""},
+		{"default action is accept", 6, "filter", map[string]string{"chain": "input", "protocol": "icmpv6"}, "meta l4proto 58 accept", ""},
+		{"log goes on to the next rule", 4, "filter", map[string]string{"chain": "input", "action": "log"}, "", ""},
+		{"reject defaults to network unreachable", 4, "filter", map[string]string{"chain": "input", "action": "reject"}, "reject with icmp type net-unreachable", ""},
+		{"IPv6 reject default", 6, "filter", map[string]string{"chain": "input", "action": "reject"}, "reject with icmpv6 type no-route", ""},
+		{"negated address range", 4, "filter", map[string]string{"chain": "input", "action": "drop", "src-address": "!10.0.0.1-10.0.0.9"}, "ip saddr != 10.0.0.1-10.0.0.9 drop", ""},
+		{"IPv6 dst-nat with a port", 6, "nat", map[string]string{"chain": "dstnat", "action": "dst-nat", "protocol": "tcp", "dst-port": "80", "to-address": "fd00::5", "to-ports": "8080"}, "meta l4proto 6 th dport 80 dnat ip6 to [fd00::5]:8080", ""},
+		{"mark-routing passes through by default", 4, "mangle", map[string]string{"chain": "prerouting", "action": "mark-routing", "new-routing-mark": "vpn"}, "meta mark set 100", ""},
+		{"ports need a protocol", 4, "filter", map[string]string{"chain": "input", "action": "drop", "dst-port": "22"}, "", "without a protocol"},
+		{"masquerade only in srcnat", 4, "nat", map[string]string{"chain": "dstnat", "action": "masquerade"}, "", "outside chain srcnat"},
+		{"unknown table for a mark", 4, "mangle", map[string]string{"chain": "prerouting", "action": "mark-routing", "new-routing-mark": "nope"}, "", "not a routing table"},
+		{"family mismatch", 4, "filter", map[string]string{"chain": "input", "action": "drop", "src-address": "fd00::/8"}, "", "not an IPv4 prefix"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := &nftBuilder{cfg: rossim.DataplaneConfig{InterfaceLists: lists}, link: link, marks: tableIDs([]string{"vpn"}),
+				sets: map[string]string{}, chains: map[chainKey][]string{}, custom: map[chainKey]string{}}
+			got, err := b.rule(rossim.DataplaneFirewallRule{Family: c.fam, Table: c.table, Attrs: c.attrs})
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("got %q, %v; want an error with %q", got, err, c.err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Fatalf("got %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+}
