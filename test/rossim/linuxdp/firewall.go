@@ -370,12 +370,6 @@ func ports(v string) (string, error) {
 	return "{ " + strings.Join(parts, ", ") + " }", nil
 }
 
-// never is returned by a matcher that cannot match any packet (an empty
-// interface list): the rule is left out.
-type never struct{}
-
-func (never) Error() string { return "never matches" }
-
 // rule translates one enabled rule to an nftables rule line; "" when it
 // can never match.
 func (b *nftBuilder) rule(r rossim.DataplaneFirewallRule) (string, error) {
