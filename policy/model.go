@@ -241,7 +241,12 @@ type VRRP struct {
 	VirtualAddresses []IfAddr `toml:"virtual_addresses"`
 	Preempt          *bool    `toml:"preempt"`
 	GARPMasterDelay  int      `toml:"garp_master_delay"`
-	SyncGroup        string   `toml:"sync_group"`
+	SyncGroup        string   `toml:"sync_group"` // keepalived vrrp_sync_group: instances of this site that fail over together
+	// Group names the virtual router this instance shares with instances
+	// of other sites on the same link: one of them is master and holds the
+	// virtual addresses, the others are its backups. Members must agree on
+	// the router id, addresses and interval and differ in priority.
+	Group string `toml:"group"`
 }
 
 // DNS is the RouterOS /ip/dns singleton.
