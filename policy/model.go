@@ -100,6 +100,10 @@ type Interface struct {
 	DHCP      bool     `toml:"dhcp"`       // networkd: DHCP=yes
 	AcceptRA  bool     `toml:"accept_ra"`  // networkd: IPv6AcceptRA=true
 	IPv6Token string   `toml:"ipv6_token"` // networkd: [IPv6AcceptRA] Token=
+	// IPv6PrivacyExtensions is networkd's [Network] IPv6PrivacyExtensions=:
+	// "no" keeps a SLAAC address stable (a mesh endpoint dials it).
+	IPv6PrivacyExtensions string `toml:"ipv6_privacy_extensions"`
+	IPv6UseRedirect       *bool  `toml:"ipv6_use_redirect"` // networkd: [IPv6AcceptRA] UseRedirect=
 	MTU       int      `toml:"mtu"`
 }
 
