@@ -104,7 +104,7 @@ type Interface struct {
 	// "no" keeps a SLAAC address stable (a mesh endpoint dials it).
 	IPv6PrivacyExtensions string `toml:"ipv6_privacy_extensions"`
 	IPv6UseRedirect       *bool  `toml:"ipv6_use_redirect"` // networkd: [IPv6AcceptRA] UseRedirect=
-	MTU       int      `toml:"mtu"`
+	MTU                   int    `toml:"mtu"`
 }
 
 // WireGuard is a WireGuard interface on the site. The private key never
