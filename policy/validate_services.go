@@ -126,9 +126,15 @@ func validateVRRPGroups(n *Network, l *loader) {
 // shared with a backup router; with one member nothing takes over. An
 // instance without a group is a lone router by choice and is not reported.
 func lintVRRPGroupWithoutBackup(c lintRun, s *Site) {
-	groups := vrrpGroups(c.n)
+	var groups map[string][]vrrpMember // built only for a site with a group
 	for i, v := range s.VRRP {
-		if v.Group != "" && len(groups[v.Group]) == 1 {
+		if v.Group == "" {
+			continue
+		}
+		if groups == nil {
+			groups = vrrpGroups(c.n)
+		}
+		if len(groups[v.Group]) == 1 {
 			c.report(s.File, fmt.Sprintf("vrrp[%d].group", i), "vrrp group %s has no other member: no site's [[vrrp]] shares %s, so nothing takes it over when %s fails", v.Group, addrList(v.VirtualAddresses), s.Name)
 		}
 	}
