@@ -22,6 +22,10 @@
 //     real Linux relay; the simulator runs with a real dataplane
 //     (test/rossim/linuxdp) in its lab host, so the tunnel, the pings and
 //     the NDP proxy carry real packets; agent revert and router dead-man (5).
+//   - ula_vrrp_test.go: ula-mesh site A's two edge routers and a LAN host on
+//     one segment, with tether's rendered keepalived/radvd/nftables and the
+//     real daemons: VRRP failover, router advertisements and SLAAC (issue
+//     16). It runs the rendered files, not agents.
 //
 // Every scenario is bounded by a context deadline and removes what it
 // created. It does not test units of the agent (their own packages do) and
