@@ -188,7 +188,7 @@ func routerKey(t *testing.T, sim *rossim.Sim, iface string) string {
 // withoutProbes drops every [[probe]] of a site file (they sit at the end).
 func withoutProbes(s string) string { return strings.Split(s, "[[probe]]")[0] }
 
-// profileUp renders the external peer's wg-quick profile with the tether
+// profileUp renders the external peer's (first) wg-quick profile with the tether
 // binary from the operator's work tree, as the user of the device would
 // get it, fills in the device's private key where the profile asks for it,
 // and brings it up with wg-quick in h. The profile's DNS line is dropped:
@@ -205,7 +205,7 @@ func profileUp(t *testing.T, ctx context.Context, w *world, h *lab.Host, peer st
 		t.Fatalf("tether render --peer %s: no file header:\n%s", peer, out)
 	}
 	iface = string(out[m[2]:m[3]])
-	prof := string(out[m[1]:])
+	prof, _, _ := strings.Cut(string(out[m[1]:]), "# ==> ") // the first profile of several
 	const ask = "# PrivateKey = <paste the device's private key>"
 	if !strings.Contains(prof, ask) {
 		t.Fatalf("profile does not ask for the private key:\n%s", prof)
@@ -235,13 +235,17 @@ func noteHistory(t *testing.T, ctx context.Context, w *world) string {
 	return string(out)
 }
 
+// historyCommit is the line `tether history` starts a commit with (a
+// reason can span lines).
+var historyCommit = regexp.MustCompile(`^[0-9a-f]{12} `)
+
 // historyLines returns the lines `tether history` prints for a site's
 // attempts on commit (a witnessed gate shows its "gating" step too).
 func historyLines(hist, commit, site string) string {
 	var out []string
 	in := false
 	for _, l := range strings.Split(hist, "\n") {
-		if !strings.HasPrefix(l, " ") {
+		if historyCommit.MatchString(l) {
 			in = strings.HasPrefix(l, commit[:12]+" ")
 			continue
 		}
