@@ -367,6 +367,9 @@ var prereqFields = map[string][]string{
 // whereInSite fills each prerequisite's Where with the fields of the site's
 // file that name it ("sites/site-a.toml: firewall[5].out_interface").
 func whereInSite(s *policy.Site, missing []Prerequisite) {
+	if s == nil {
+		return
+	}
 	for i := range missing {
 		m := &missing[i]
 		var where []string
