@@ -128,13 +128,9 @@ func refsOf(it *ros.Item) []prereqRef {
 	for _, a := range it.Attrs {
 		switch a.Name {
 		case "interface":
-			switch {
-			case it.Path == "/interface/list/member":
-				// A member may be an interface or a list; checked as an
-				// interface unless a list of that name exists.
-				add(prereqInterface, a.Name, a.Value)
-			case it.Path == "/ipv6/nd" && a.Value == "all":
-			default:
+			// A list member's interface may also be a list (see
+			// missingPrereqs); /ipv6/nd's "all" is a keyword.
+			if it.Path != "/ipv6/nd" || a.Value != "all" {
 				add(prereqInterface, a.Name, a.Value)
 			}
 		case "in-interface", "out-interface":
@@ -142,8 +138,7 @@ func refsOf(it *ros.Item) []prereqRef {
 		case "in-interface-list", "out-interface-list":
 			add(prereqInterfaceList, a.Name, a.Value)
 		case "list":
-			switch it.Path {
-			case "/interface/list/member":
+			if it.Path == "/interface/list/member" {
 				add(prereqInterfaceList, a.Name, a.Value)
 			}
 		case "routing-table", "new-routing-mark":

@@ -127,11 +127,11 @@ func TestPrereqBareRouter(t *testing.T) {
 }
 
 // TestPrereqRenderedAndRouterMade: references satisfied by the site's own
-// items (its WireGuard interfaces, routing table, address list, a list its
-// rule fills) or by what
-// the router has (a table, a list its own rule fills at run time, a zoned
-// gateway's interface) are not prerequisites; the same references without
-// either are, with the rendered items that use them.
+// items (its WireGuard interface, routing table, address list, a list its
+// rule fills) or by what the router has (tables, a list its own rule fills
+// at run time, a zoned gateway's interface, an interface list named as a
+// list member) are not prerequisites; the same references without either
+// are, with the rendered items that use them.
 func TestPrereqRenderedAndRouterMade(t *testing.T) {
 	item := func(path string, attrs ...string) ros.Item {
 		it := ros.Item{Path: path}
@@ -153,6 +153,9 @@ func TestPrereqRenderedAndRouterMade(t *testing.T) {
 		item("/ip/firewall/filter", "chain", "forward", "action", "accept", "src-address-list", "!own-list", "dst-address-list", "knocked"),
 		item("/ip/firewall/mangle", "chain", "prerouting", "action", "mark-routing", "new-routing-mark", "elsewhere", "in-interface", "wg-own"),
 		item("/ipv6/firewall/filter", "chain", "input", "action", "accept", "src-address-list", "admins6"),
+		// A member of the site's own list; the member is a list itself.
+		item("/interface/list", "name", "mine"),
+		item("/interface/list/member", "list", "mine", "interface", "LAN"),
 		// A list the site's own rule fills at run time.
 		item("/ip/firewall/filter", "chain", "input", "action", "add-src-to-address-list", "address-list", "scanners", "protocol", "tcp", "dst-port", "23"),
 		item("/ip/firewall/filter", "chain", "input", "action", "drop", "src-address-list", "scanners"),
@@ -181,6 +184,7 @@ func TestPrereqRenderedAndRouterMade(t *testing.T) {
 		"interface  lan9":           {"/ipv6/route gateway"},
 		"address list ip knocked":   {"/ip/firewall/filter dst-address-list"},
 		"address list ipv6 admins6": {"/ipv6/firewall/filter src-address-list"},
+		"interface  LAN":            {"/interface/list/member interface"},
 	}
 	for k, users := range want {
 		if !slices.Equal(got[k], users) {
@@ -196,6 +200,7 @@ func TestPrereqRenderedAndRouterMade(t *testing.T) {
 	l.exec(t, "/routing/table/add", "=name=ops", "=fib=")
 	l.exec(t, "/routing/table/add", "=name=elsewhere", "=fib=")
 	l.exec(t, "/interface/bridge/add", "=name=lan9")
+	l.exec(t, "/interface/list/add", "=name=LAN")
 	l.exec(t, "/ipv6/firewall/address-list/add", "=list=admins6", "=address=2001:db8::7")
 	l.exec(t, "/ip/firewall/filter/add", "=chain=input", "=action=add-src-to-address-list", "=address-list=knocked", "=protocol=tcp", "=dst-port=7000")
 	if pe := plan(); pe != nil {
