@@ -83,6 +83,9 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*con
 	}
 	p, err := d.PlanConfig(ctx, cfg)
 	if err != nil {
+		if pe, ok := errors.AsType[*PrereqError](err); ok {
+			whereInSite(n.Sites[site], pe.Missing)
+		}
 		return nil, fmt.Errorf("plan %s: %w", site, err)
 	}
 	d.log.Debug("planned", zap.String("step", "plan"), zap.String("digest", p.Digest),

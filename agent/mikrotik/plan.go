@@ -139,9 +139,11 @@ type planner struct {
 }
 
 // PlanConfig plans a rendered configuration against the router: one read
-// per menu, then the difference. It refuses, with a *LookalikeError and
-// before anything is written, a plan that would add an item the router
-// already has under another owner.
+// per menu, then the difference. It refuses, before anything is written,
+// with a *PrereqError a configuration that refers to interfaces, lists,
+// tables or anchor rules the router does not have, and with a
+// *LookalikeError a plan that would add an item the router already has
+// under another owner.
 func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*contract.Plan, error) {
 	p, err := d.plan(ctx, cfg)
 	if err != nil {
@@ -194,7 +196,7 @@ func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 	}
 	d.owned.note(rendered, p.menus, now, full)
 	p.items = effectiveAnchors(cfg.Items)
-	if err := p.diff(); err != nil {
+	if err := d.checkPrereqs(ctx, cfg, p); err != nil {
 		return nil, err
 	}
 	if err := d.otherInterfaces(ctx, p); err != nil {

@@ -162,7 +162,7 @@ const (
 	mtWG0      = "10.8.0.2"     // the router's wg0 address
 	mtWG1      = "10.20.0.2"    // the router's wg1 address
 	mtServer1  = "10.8.1.1"     // the provider's tunnel address (wg0's network=)
-	mtServer2  = "10.20.0.1/24" // the mesh server's tunnel address
+	fwServer2  = "10.20.0.1/24" // the mesh server's tunnel address
 )
 
 // TestMultiTunnelNATAndPolicyRouting (issue 17, done-when c): the router
@@ -247,7 +247,7 @@ func TestMultiTunnelNATAndPolicyRouting(t *testing.T) {
 		allowed, loopback string
 	}{
 		{s1, s1Priv, mtServer1 + "/32", keys["wg0"], mtWG0 + "/32", mtInternet + "/32"},
-		{s2, s2Priv, mtServer2, keys["wg1"], mtWG1 + "/32", mtMeshLAN + "/32"},
+		{s2, s2Priv, fwServer2, keys["wg1"], mtWG1 + "/32", mtMeshLAN + "/32"},
 	} {
 		conf := fmt.Sprintf("[Interface]\nPrivateKey = %s\nAddress = %s\nListenPort = 51820\n\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\n", far.priv, far.addr, far.peer, far.allowed)
 		path := far.h.Path("etc/wireguard/wg0.conf")
