@@ -54,8 +54,9 @@ var LintRules = []LintRule{
 	{"TL020", "endpoint-port-not-listened", SeverityWarning, "the port in a link end's endpoint is not the port that end's WireGuard interface listens on, so the far end dials a port nobody answers (unless a port forward maps one to the other)", nil, lintEndpointPortNotListened},
 	{"TL021", "default-import-never-sent", SeverityWarning, "an end imports the default route but the far end neither originates nor exports one, so the session carries no default", nil, lintDefaultImportNeverSent},
 	{"TL022", "wg-route-on-bgp-link", SeverityWarning, "route = true on a link whose prefixes BGP carries: wg-quick installs static routes that stay when the session drops", nil, lintWGRouteOnBGPLink},
-	{"TL023", "accept-restricts-nothing", SeverityWarning, "an accept rule in input or forward is followed by no drop (no final drop policy, no drop rule, no defconf drop covering it), so everything it does not match is accepted anyway", lintAcceptRestrictsNothing, nil},
-	{"TL024", "input-drop-cuts-api", SeverityError, "firewall_policy.input = \"drop\" on RouterOS with no input accept that lets the companion host open a new API session (tcp 8728/8729, or an accept matching no protocol), so the agent is locked out at its next reconnect", lintInputDropCutsAPI, nil},
+	{"TL023", "vrrp-group-without-backup", SeverityWarning, "a VRRP group has one member, so its virtual addresses have no router to fail over to; add the backup router's site or drop group", lintVRRPGroupWithoutBackup, nil},
+	{"TL024", "accept-restricts-nothing", SeverityWarning, "an accept rule in input or forward is followed by no drop (no final drop policy, no drop rule, no defconf drop covering it), so everything it does not match is accepted anyway", lintAcceptRestrictsNothing, nil},
+	{"TL025", "input-drop-cuts-api", SeverityError, "firewall_policy.input = \"drop\" on RouterOS with no input accept that lets the companion host open a new API session (tcp 8728/8729, or an accept matching no protocol), so the agent is locked out at its next reconnect", lintInputDropCutsAPI, nil},
 }
 
 // lint runs every rule on every site and link; findings are sorted later.
@@ -318,7 +319,7 @@ func lintAcceptAfterDefconfDrop(c lintRun, s *Site) {
 	}
 }
 
-// lintAcceptRestrictsNothing (TL023): an accept only restricts traffic when
+// lintAcceptRestrictsNothing (TL024): an accept only restricts traffic when
 // something after it drops what it does not match. What follows an accept
 // is, in order: a drop rule of the site placed after it, the final policy,
 // and on a defconf router defconf's last drop, which catches everything not
@@ -350,7 +351,7 @@ func lintAcceptRestrictsNothing(c lintRun, s *Site) {
 	}
 }
 
-// lintInputDropCutsAPI (TL024): a RouterOS router answers the agent's API
+// lintInputDropCutsAPI (TL025): a RouterOS router answers the agent's API
 // through its input chain. The established session survives a final input
 // drop (defconf or the site accepts established traffic), so the gate
 // passes, and the next reconnect is dropped: only an input accept that

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tether-net/tether/policy"
+	"github.com/tether-net/tether/render/linux"
 )
 
 // recordingServices reports one unit running and records every control.
@@ -42,7 +43,7 @@ func TestSSHDDropInNeverStopsSSH(t *testing.T) {
 			svc.running = "ssh.service"
 		}
 		files := []File{{Path: "/etc/ssh/sshd_config.d/00-tether.conf", Mode: 0o644, Content: []byte("PasswordAuthentication no\n"),
-			Activate: Action{Kind: actServiceConfig, Target: "ssh.service"}}}
+			Activate: Action{Kind: linux.ActServiceConfig, Target: "ssh.service"}}}
 		d := New(Options{Root: root, StateDir: filepath.Join(root, "state"), Runner: &fakeRunner{}, Services: svc, DeadMan: DeadManSystemd,
 			Render: func(*policy.Network, string, RenderOptions) ([]File, error) { return files, nil }})
 		step := func(what string) {

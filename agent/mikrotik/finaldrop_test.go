@@ -9,21 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	ros "github.com/tether-net/tether/render/routeros"
 )
-
-// exampleSite returns one RouterOS site of the examples.
-func exampleSite(t *testing.T, dir, site string) example {
-	t.Helper()
-	for _, e := range examples(t) {
-		if e.dir == dir && e.site == site {
-			return e
-		}
-	}
-	t.Fatalf("no example %s/%s", dir, site)
-	return example{}
-}
 
 // checkLast proves every item kept last (firewall_policy's drop) is the
 // last row of its chain on the router, whoever owns the rows.
@@ -159,7 +147,7 @@ func TestManagementLockout(t *testing.T) {
 	} {
 		l.sim.ResetStats()
 		_, err := l.dev.PlanConfig(ctx, cfg)
-		if !errors.Is(err, agent.ErrPermanent) || !strings.Contains(err.Error(), "lock itself out") {
+		if !errors.Is(err, contract.ErrPermanent) || !strings.Contains(err.Error(), "lock itself out") {
 			t.Errorf("%s: plan error %v, want a permanent lock-out refusal", name, err)
 		}
 		if st := l.sim.Stats(); st.Writes != 0 {

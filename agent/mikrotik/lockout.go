@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 )
 
 // sessionPath is the agent's own API session as the router sees it: the
@@ -71,7 +71,7 @@ func (d *Device) checkLockout(p *planner) error {
 		return nil
 	}
 	return fmt.Errorf("%w: the agent reaches the router through this service, and %s; the agent would lock itself out (keep the service it uses, or move the agent first)",
-		agent.ErrPermanent, strings.Join(bad, "; "))
+		contract.ErrPermanent, strings.Join(bad, "; "))
 }
 
 // addressAllows reports whether an /ip/service address list ("" = anyone)
