@@ -173,6 +173,9 @@ func TestFabricExportFilterDecidesWhatTheFarEndLearns(t *testing.T) {
 	if r, _, _ := f.home.Exec("/tool/ping", "=address=2001:db8:ffff:1e6::1", "=count=1"); r[0]["received"] != "0" {
 		t.Errorf("home reaches the internet without a default route: %v", r)
 	}
+	if r, _, _ := f.home.Exec("/tool/ping", "=address=2001:db8:100::1", "=count=1"); r[0]["received"] != "1" {
+		t.Errorf("home cannot ping the relay's tunnel address without routes from it: %v", r)
+	}
 
 	f.exec(f.relay, "/routing/filter/rule/set", "=.id="+rows[0][".id"], "=rule=if (dst == ::/0) { accept } reject")
 	f.advance(time.Second)
