@@ -12,22 +12,26 @@ import (
 // its template and exports it through bgp-out-home; home announces its /48
 // from an address list backed by a blackhole route.
 type fabricPair struct {
-	t           *testing.T
+	t           testing.TB
 	clk         *ManualClock
 	relay, home *Sim
 }
 
-func newFabricPair(t *testing.T) *fabricPair {
+func newFabricPair(t testing.TB) *fabricPair { return newPairOn(t, NewFabric()) }
+
+// newPairOn configures the pair on fab (nil: two routers with no far ends).
+func newPairOn(t testing.TB, fab *Fabric) *fabricPair {
 	t.Helper()
 	clk := NewManualClock(t0)
-	fab := NewFabric()
-	fab.HandshakeAfter, fab.EstablishAfter = time.Second, 2*time.Second
+	if fab != nil {
+		fab.HandshakeAfter, fab.EstablishAfter = time.Second, 2*time.Second
+	}
 	f := &fabricPair{t: t, clk: clk}
 	for _, v := range []struct {
 		s       **Sim
 		version string
 	}{{&f.relay, "7.20.8"}, {&f.home, "7.22.3"}} {
-		s, err := New(Config{Version: v.version, Clock: clk, Fabric: fab, Logf: t.Logf})
+		s, err := New(Config{Version: v.version, Clock: clk, Fabric: fab, Logf: func(string, ...any) {}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,4 +269,24 @@ func peerID(t *testing.T, s *Sim) string {
 		t.Fatalf("peers: %v %v", rows, err)
 	}
 	return rows[0][".id"]
+}
+
+// BenchmarkRefresh measures what a router's refresh (run before and after
+// every API command and on every tick) costs on a fabric, where it also
+// publishes its view and derives sessions and announcements from its far
+// end's, against the same configuration with no far end.
+func BenchmarkRefresh(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		fab  *Fabric
+	}{{"alone", nil}, {"fabric", NewFabric()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := newPairOn(b, bc.fab)
+			f.advance(4 * time.Second)
+			b.ReportAllocs()
+			for b.Loop() {
+				f.home.Tick()
+			}
+		})
+	}
 }
