@@ -160,6 +160,11 @@ func TestFabricSessionsFollowBothConfigs(t *testing.T) {
 	f.exec(f.relay, "/routing/bgp/connection/set", "=numbers=home", "=remote.as=64513")
 	f.advance(3 * time.Second)
 	f.want(f.home, "home, AS fixed", true, "::/0")
+
+	// The relay switched off: home loses the session and what it learnt.
+	f.relay.cfg.Fabric.Leave(f.relay)
+	f.home.Tick()
+	f.want(f.home, "home, relay gone", false)
 }
 
 // The relay's export filter decides what home receives: a mistake there
