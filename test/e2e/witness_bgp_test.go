@@ -10,8 +10,8 @@ import (
 
 // TestRouterOSWitnessedExportMistake (issue 17, done-when a): the relay's
 // BGP export filter stops announcing ::/0 to home. The two simulators share
-// a rossim.Fabric, so what home learns is what the relay's configuration
-// exports, not a scenario's list. The relay's own gate stays green (its
+// a rossim.Fabric (newROSNet), so what home learns is what the relay's
+// configuration exports, not a scenario's list. The relay's own gate stays green (its
 // session is up, home's /48 still arrives); home, whose rendering the
 // commit does not change, witnesses the change in flight, finds ::/0
 // missing from its BGP routes and reports a regression; the relay reverts
@@ -20,7 +20,7 @@ import (
 func TestRouterOSWitnessedExportMistake(t *testing.T) {
 	t.Parallel()
 	ctx := scenarioCtx(t, 4*time.Minute)
-	n := newROSNet(t, ctx, rosOptions{fabric: true})
+	n := newROSNet(t, ctx, rosOptions{})
 	relay, home := n.sims["relay"], n.sims["home"]
 	if !bgpDefault(t, home) {
 		t.Fatal("home has no BGP ::/0 from the relay's configuration after c2")
