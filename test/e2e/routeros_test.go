@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/test/rossim"
 )
@@ -50,7 +51,8 @@ func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 	fab := rossim.NewFabric()
 	fab.HandshakeAfter, fab.EstablishAfter = time.Second, 2*time.Second
 	for site, version := range map[string]string{"relay": "7.20.8", "home": "7.22.3"} {
-		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf, Fabric: fab})
+		// The relay is a CHR (defconf = false in its site): it boots bare.
+		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf, Bare: site == "relay", Fabric: fab})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,28 +225,9 @@ func snapshot(t *testing.T, sim *rossim.Sim) string {
 	return b.String()
 }
 
+// diffLines shows how two router exports differ, line by line.
 func diffLines(a, b string) string {
-	in := func(s string) map[string]bool {
-		m := map[string]bool{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l] = true
-		}
-		return m
-	}
-	ma, mb := in(a), in(b)
-	var out []string
-	for l := range ma {
-		if !mb[l] {
-			out = append(out, "- "+l)
-		}
-	}
-	for l := range mb {
-		if !ma[l] {
-			out = append(out, "+ "+l)
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
+	return cmp.Diff(strings.Split(a, "\n"), strings.Split(b, "\n"))
 }
 
 // bgpDefault reports whether home has learnt ::/0 by BGP.
