@@ -13,7 +13,7 @@ import (
 // router's configuration says, published on every refresh, so that the
 // routers on it see each other as far ends instead of scenario FarEnds.
 //
-//   - WireGuard (without a Dataplane): a peer hands shakes with another
+//   - WireGuard (without a Dataplane): a peer shakes hands with another
 //     router when that router has an enabled WireGuard interface whose
 //     public key is the peer's, an enabled peer on it carrying this
 //     interface's public key, and at least one of the two peers has an
