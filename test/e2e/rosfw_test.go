@@ -22,63 +22,6 @@ import (
 	"github.com/tether-net/tether/test/rossim/linuxdp"
 )
 
-// newFirewalledRelay is vultr-ndp-relay in a lab as newNDPRelay builds it,
-// with the router's defconf WAN port ether1 being the home host's uplink
-// (eth0): the router's firewall, realised by its dataplane, filters the
-// real WireGuard packets that arrive from the WAN.
-func newFirewalledRelay(t *testing.T, ctx context.Context) *ndpRelay {
-	t.Helper()
-	lab.Require(t, ndpTools...)
-	r := &ndpRelay{world: newWorld(t), ctx: ctx, agents: map[string]*agentProc{}}
-	spec := lab.Star("inet", "vultr", "home")
-	for i := range spec.Links {
-		if spec.Links[i].B.Host == "vultr" {
-			spec.Links[i].B.Iface = "enp1s0"
-		}
-	}
-	r.l = lab.New(t, spec)
-	vultr, home, inet := r.l.Host("vultr"), r.l.Host("home"), r.l.Host("inet")
-	sim, err := rossim.New(rossim.Config{Version: "7.20.8", Logf: t.Logf,
-		Dataplane: linuxdp.New(linuxdp.InHost(home), linuxdp.Options{Logf: t.Logf, LinkNames: map[string]string{"ether1": "eth0"}})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	r.sim = sim
-	tickOnWallClock(t, sim)
-	t.Cleanup(r.world.close)
-
-	f := exampleFiles(t, "vultr-ndp-relay")
-	fastHealth(t, f)
-	replace(t, f, "network.toml", `deadman_margin = "5s"`, `deadman_margin = "15s"`)
-	replace(t, f, "links/vultr-home.toml", `"203.0.113.10:51820"`, `"`+vultr.Addr4().String()+`:51820"`)
-	vf := f["sites/vultr.toml"]
-	i, j := strings.Index(vf, "# Section 8.1 hardening."), strings.Index(vf, "# Validation checklist")
-	if i < 0 || j < i {
-		t.Fatal("sites/vultr.toml: the sshd hardening block moved")
-	}
-	f["sites/vultr.toml"] = vf[:i] + vf[j:]
-	replace(t, f, "sites/home.toml", `target = "2606:4700:4700::1111"`, fmt.Sprintf("target = %q", inetAddr))
-	keygen(t, f, "vultr", vultr.Path("keys"), "wg0")
-	for _, c := range []struct {
-		h    *lab.Host
-		args []string
-	}{
-		{inet, []string{"-6", "route", "add", "2001:db8:1:1::/64", "dev", "eth-vultr"}},
-		{home, []string{"-6", "route", "del", "default"}},
-	} {
-		if _, err := c.h.Output(ctx, "ip", c.args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	noResolver(t, ctx, vultr)
-	r.files = f
-	return r
-}
-
 // wgDropRule is a home firewall rule that drops WireGuard (UDP to wg-cloud's
 // listen port) arriving from the WAN, ahead of defconf's accept of
 // established traffic: the relay's handshake replies and tunnel packets
@@ -102,7 +45,7 @@ place_before = "defconf: accept established,related,untracked"
 // traffic again.
 func TestRouterOSFirewallDropsWireGuard(t *testing.T) {
 	ctx := scenarioCtx(t, 5*time.Minute)
-	r := newFirewalledRelay(t, ctx)
+	r := newNDPRelay(t, ctx)
 	r.bootstrap(t)
 	r.reachHome(t, ctx, 20*time.Second)
 	before := snapshot(t, r.sim)

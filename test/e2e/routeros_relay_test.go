@@ -58,8 +58,10 @@ func newNDPRelay(t *testing.T, ctx context.Context) *ndpRelay {
 	r.l = lab.New(t, spec)
 	vultr, home, inet := r.l.Host("vultr"), r.l.Host("home"), r.l.Host("inet")
 
+	// The router's defconf WAN port ether1 is the home host's uplink (eth0):
+	// its firewall, realised by the dataplane, filters what arrives there.
 	sim, err := rossim.New(rossim.Config{Version: "7.20.8", Logf: t.Logf,
-		Dataplane: linuxdp.New(linuxdp.InHost(home), linuxdp.Options{Logf: t.Logf})})
+		Dataplane: linuxdp.New(linuxdp.InHost(home), linuxdp.Options{Logf: t.Logf, LinkNames: map[string]string{"ether1": "eth0"}})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,9 +46,13 @@ func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 	t.Helper()
 	n := &rosNet{world: newWorld(t), ctx: ctx, sims: map[string]*rossim.Sim{}, keys: map[string]string{},
 		start: localStart(ctx), agents: map[string]*agentProc{}, opts: o}
+	// The routers share a fabric: each is the other's far end, with
+	// handshakes, sessions and announcements from their configuration.
+	fab := rossim.NewFabric()
+	fab.HandshakeAfter, fab.EstablishAfter = time.Second, 2*time.Second
 	for site, version := range map[string]string{"relay": "7.24", "home": "7.22.3"} {
 		// The relay is a CHR (defconf = false in its site): it boots bare.
-		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf, Bare: site == "relay"})
+		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf, Bare: site == "relay", Fabric: fab})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,16 +98,7 @@ func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 	if o.upstreamAlways {
 		reachable = []string{"2001:db8:ffff:1e6::1/128"}
 	}
-	n.sims["home"].SetWorld(rossim.World{Reachable: reachable, FarEnds: []rossim.FarEnd{{
-		Name: "relay", PublicKey: n.keys["relay"], AcceptKey: n.keys["home"], EndpointAddress: "203.0.113.10", EndpointPort: 51820,
-		TransitAddress: "2001:db8:100::1", ASN: 64512, ExpectRouterASN: 64513, Announces: []string{"::/0"},
-		HandshakeAfter: rossim.Duration(time.Second), EstablishAfter: rossim.Duration(2 * time.Second),
-	}}})
-	n.sims["relay"].SetWorld(rossim.World{FarEnds: []rossim.FarEnd{{
-		Name: "home", PublicKey: n.keys["home"], AcceptKey: n.keys["relay"], DialsIn: true, ExpectListenPort: 51820,
-		TransitAddress: "2001:db8:100::2", ASN: 64513, ExpectRouterASN: 64512, Announces: []string{"2001:db8:100::/48"},
-		HandshakeAfter: rossim.Duration(time.Second), EstablishAfter: rossim.Duration(2 * time.Second),
-	}}})
+	n.sims["home"].SetWorld(rossim.World{Reachable: reachable})
 
 	n.full = clone(files)
 	setKey(t, n.full, "relay", n.keys["relay"])

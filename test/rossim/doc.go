@@ -60,6 +60,13 @@
 //     connection's remote address/AS match a far end reached over a live
 //     tunnel; learned routes after the connection's input.filter chain;
 //     /ping and /tool/ping answers; connected routes for addresses.
+//   - Fabric (Config.Fabric): routers sharing one are each other's far
+//     ends. Handshakes follow both peers' keys and endpoints, sessions both
+//     connections' addresses and AS, and announcements the exporting
+//     router's output.network, output.default-originate and
+//     output.filter-chain, received through the importer's input.filter.
+//     Routing filter rules outside the simulated subset (see
+//     routingfilter.go) are refused on add and set, by name.
 //   - Real dataplane (Config.Dataplane, package linuxdp): WireGuard
 //     interfaces and peers, addresses and static routes of table main are
 //     realised in a real stack (wireguard-go, ip) whenever the configuration
@@ -79,8 +86,8 @@
 //
 // What it does not do: no TLS (api-ssl), no MD5 challenge login, no
 // follow/listen prints, no `where`/`from` on print, no find command, no
-// outbound BGP announcements, no firewall evaluation and no packet
-// forwarding without a Dataplane;
+// outbound BGP announcements except to routers on the same Fabric, no
+// firewall evaluation and no packet forwarding without a Dataplane;
 // commands other than the ones above trap with "rossim: … not simulated".
 // Trap messages follow RouterOS's where a public source records them;
 // test/rossim/CONFORMANCE.md lists each behaviour with its source and test,

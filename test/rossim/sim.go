@@ -36,6 +36,11 @@ type Config struct {
 	World World
 	// Faults injects failures (see Faults).
 	Faults Faults
+	// Fabric, if set, connects this router to the other simulated routers
+	// on it: WireGuard peers and BGP sessions between them follow both
+	// ends' configuration, and announcements follow the exporting
+	// router's filters (see Fabric).
+	Fabric *Fabric
 	// Dataplane, if set, realises the configuration in a real network stack
 	// and answers WireGuard peer state and pings from it (see Dataplane);
 	// nil: the world model alone answers.
@@ -691,6 +696,8 @@ func (s *Sim) onAdd(menu string, it *item) *Trap {
 		}
 	case "/ip/address", "/ipv6/address":
 		s.fillAddress(it)
+	case "/routing/filter/rule":
+		return checkFilterRule(a["rule"])
 	case "/system/scheduler":
 		if _, ok := a["start-date"]; !ok {
 			a["start-date"] = s.clock.Now().Format("2006-01-02")
@@ -759,6 +766,11 @@ func (s *Sim) setAttrs(c *command, attrs map[string]string) *Trap {
 	its, trap := s.targets(c)
 	if trap != nil {
 		return trap
+	}
+	if rule, ok := attrs["rule"]; ok && c.menu == "/routing/filter/rule" {
+		if trap := checkFilterRule(rule); trap != nil {
+			return trap
+		}
 	}
 	for _, it := range its {
 		if it.derived != "" || it.attrs["dynamic"] == "true" {

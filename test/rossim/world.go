@@ -44,9 +44,10 @@ type FarEnd struct {
 	ExpectRouterASN uint32 `toml:"expect-router-asn" json:"expect-router-asn,omitempty"`
 	// Announces are the prefixes the far end sends over BGP.
 	Announces []string `toml:"announces" json:"announces,omitempty"`
-	// Accepts are the prefixes the far end takes from the router. The
-	// simulator does not model the router's outbound announcements; the
-	// list is carried for scenarios and future use.
+	// Accepts are the prefixes the far end takes from the router. A world
+	// far end does not judge the router's outbound announcements; the list
+	// is carried for scenarios. Routers on a Fabric do: there each far end
+	// receives what the router's filters export.
 	Accepts []string `toml:"accepts" json:"accepts,omitempty"`
 	// HandshakeAfter and EstablishAfter delay the handshake (from when the
 	// config matches) and the BGP session (from when its tunnel is up).
@@ -87,13 +88,31 @@ type peerState struct {
 	since    time.Time // when the config started matching
 	first    time.Time // first handshake of the current match
 	last     time.Time // latest handshake (kept after the match ends)
-	far      int
+	far      string    // farLink.id of the current match
 }
 
 type sessState struct {
 	ok    bool
+	far   string    // bgpFar.id of the current match
 	since time.Time // when the session became possible
 	up    time.Time // when it established (zero if not)
+}
+
+// farLink is the far end of a WireGuard peer whose configuration matches:
+// a world FarEnd or another router on the fabric.
+type farLink struct {
+	id             string
+	handshakeAfter time.Duration
+	endpointAddr   string
+	endpointPort   int
+}
+
+// bgpFar is the far end of a BGP session that can establish.
+type bgpFar struct {
+	id             string
+	establishAfter time.Duration
+	announces      []netip.Prefix // before this router's input.filter
+	remoteID       string
 }
 
 type derivedRow struct {
@@ -104,6 +123,9 @@ type derivedRow struct {
 // refresh recomputes world-derived state at now. Called with s.mu held
 // before and after every command and on every tick.
 func (s *Sim) refresh(now time.Time) {
+	if s.cfg.Fabric != nil {
+		s.cfg.Fabric.publish(s, s.view())
+	}
 	if s.cfg.Dataplane != nil {
 		s.syncDataplane(now)
 		s.refreshPeersDataplane(now)
@@ -134,27 +156,21 @@ func (s *Sim) refreshPeers(now time.Time) {
 			st = &peerState{}
 			s.wg[p.id] = st
 		}
-		fi := s.farByKey(p.attrs["public-key"])
-		match := fi >= 0 && s.peerMatches(p, &s.world.FarEnds[fi])
+		far, match := s.peerFar(p)
 		switch {
-		case match && (!st.matching || st.far != fi):
-			st.matching, st.since, st.first, st.far = true, now, time.Time{}, fi
+		case match && (!st.matching || st.far != far.id):
+			st.matching, st.since, st.first, st.far = true, now, time.Time{}, far.id
 		case !match:
 			st.matching = false
 		}
 		if st.matching {
-			far := s.world.FarEnds[fi]
-			if hs := st.since.Add(time.Duration(far.HandshakeAfter)); !now.Before(hs) {
+			if hs := st.since.Add(far.handshakeAfter); !now.Before(hs) {
 				if st.first.IsZero() {
 					st.first = hs
 				}
 				st.last = st.first.Add(now.Sub(st.first) / handshakeEvery * handshakeEvery)
-				addr, port := far.EndpointAddress, far.EndpointPort
-				if far.DialsIn && addr == "" {
-					addr, port = "203.0.113.10", 51820
-				}
-				p.attrs["current-endpoint-address"] = addr
-				p.attrs["current-endpoint-port"] = strconv.Itoa(port)
+				p.attrs["current-endpoint-address"] = far.endpointAddr
+				p.attrs["current-endpoint-port"] = strconv.Itoa(far.endpointPort)
 				// Keepalive-sized traffic: 148 bytes at handshake, 32 per 25 s.
 				n := int64(now.Sub(st.first) / (25 * time.Second))
 				p.attrs["rx"] = strconv.FormatInt(148+32*n, 10)
@@ -172,6 +188,24 @@ func (s *Sim) refreshPeers(now time.Time) {
 			delete(s.wg, id)
 		}
 	}
+}
+
+// peerFar finds the far end peer p shakes hands with: the world's far end
+// with its public key, else a router on the fabric.
+func (s *Sim) peerFar(p *item) (farLink, bool) {
+	if fi := s.farByKey(p.attrs["public-key"]); fi >= 0 {
+		far := &s.world.FarEnds[fi]
+		if !s.peerMatches(p, far) {
+			return farLink{}, false
+		}
+		l := farLink{id: "world/" + strconv.Itoa(fi) + "/" + far.Name, handshakeAfter: time.Duration(far.HandshakeAfter),
+			endpointAddr: far.EndpointAddress, endpointPort: far.EndpointPort}
+		if far.DialsIn && l.endpointAddr == "" {
+			l.endpointAddr, l.endpointPort = "203.0.113.10", 51820
+		}
+		return l, true
+	}
+	return s.fabricPeer(p, s.iface(p.attrs["interface"]))
 }
 
 // peerUp reports whether the peer has a live handshake right now: a real
@@ -248,13 +282,13 @@ func (s *Sim) refreshBGP(now time.Time) (sessions, r4, r6 []derivedRow) {
 		}
 		far, local, localAS, ok := s.bgpMatch(c, now)
 		switch {
-		case ok && !st.ok:
-			st.ok, st.since, st.up = true, now, time.Time{}
+		case ok && (!st.ok || st.far != far.id):
+			st.ok, st.far, st.since, st.up = true, far.id, now, time.Time{}
 		case !ok:
 			st.ok, st.up = false, time.Time{}
 		}
-		if st.ok && st.up.IsZero() && !now.Before(st.since.Add(time.Duration(far.EstablishAfter))) {
-			st.up = st.since.Add(time.Duration(far.EstablishAfter))
+		if st.ok && st.up.IsZero() && !now.Before(st.since.Add(far.establishAfter)) {
+			st.up = st.since.Add(far.establishAfter)
 		}
 		if c.attrs["disabled"] == "true" {
 			continue
@@ -277,12 +311,12 @@ func (s *Sim) refreshBGP(now time.Time) (sessions, r4, r6 []derivedRow) {
 			sess["local.address"] = local.String()
 		}
 		if !st.up.IsZero() {
-			accepted := s.acceptedPrefixes(c.attrs["input.filter"], far.Announces)
+			accepted := s.filterPrefixes(c.attrs["input.filter"], far.announces)
 			sess["established"] = "true"
 			sess["remote.eor"], sess["local.eor"] = "", "" // End-of-RIB flags, bare
 			sess["uptime"] = FormatDuration(now.Sub(st.up))
 			sess["prefix-count"] = strconv.Itoa(len(accepted))
-			sess["remote.id"] = far.TransitAddress
+			sess["remote.id"] = far.remoteID
 			table := c.attrs["routing-table"]
 			if table == "" {
 				table = "main"
@@ -314,22 +348,16 @@ func (s *Sim) refreshBGP(now time.Time) (sessions, r4, r6 []derivedRow) {
 
 // bgpMatch decides whether connection c can establish: a far end with the
 // connection's remote address and AS, reached through a tunnel that is up
-// and a router address in the same subnet on that tunnel's interface.
-func (s *Sim) bgpMatch(c *item, now time.Time) (far FarEnd, local netip.Addr, localAS string, ok bool) {
-	localAS = c.attrs["as"]
-	if inst := s.findByName("/routing/bgp/instance", c.attrs["instance"]); inst != nil {
-		if localAS == "" {
-			localAS = inst.attrs["as"]
-		}
-		if inst.attrs["disabled"] == "true" {
-			return far, local, localAS, false
-		}
-	}
+// and a router address in the same subnet on that tunnel's interface. The
+// far end is a world FarEnd, else a router on the fabric whose own
+// connection matches c (see Fabric).
+func (s *Sim) bgpMatch(c *item, now time.Time) (far bgpFar, local netip.Addr, localAS string, ok bool) {
+	localAS, instOK := s.connLocalAS(c)
 	remote, okAddr := parseAddrOnly(c.attrs["remote.address"], 0)
-	if !okAddr || c.attrs["disabled"] == "true" {
+	if !instOK || !okAddr || c.attrs["disabled"] == "true" {
 		return far, local, localAS, false
 	}
-	for _, f := range s.world.FarEnds {
+	for i, f := range s.world.FarEnds {
 		ta, err := netip.ParseAddr(f.TransitAddress)
 		if err != nil || ta != remote || f.Down {
 			continue
@@ -347,10 +375,23 @@ func (s *Sim) bgpMatch(c *item, now time.Time) (far FarEnd, local netip.Addr, lo
 			}
 			asOK := c.attrs["remote.as"] == strconv.FormatUint(uint64(f.ASN), 10)
 			routerOK := f.ExpectRouterASN == 0 || localAS == strconv.FormatUint(uint64(f.ExpectRouterASN), 10)
-			return f, addr, localAS, asOK && routerOK
+			far = bgpFar{id: "world/" + strconv.Itoa(i) + "/" + f.Name, establishAfter: time.Duration(f.EstablishAfter), remoteID: f.TransitAddress}
+			for _, a := range f.Announces {
+				p, err := netip.ParsePrefix(a)
+				if err != nil {
+					s.logf("rossim: far end %s announces bad prefix %q", f.Name, a)
+					continue
+				}
+				far.announces = append(far.announces, p.Masked())
+			}
+			return far, addr, localAS, asOK && routerOK
 		}
 	}
-	return far, local, localAS, false
+	far, local, found, ok := s.fabricSession(c, remote, localAS, now)
+	if !found {
+		return bgpFar{}, netip.Addr{}, localAS, false
+	}
+	return far, local, localAS, ok
 }
 
 func allowedContains(list string, a netip.Addr) bool {
@@ -487,6 +528,9 @@ func (s *Sim) reachable(a netip.Addr) bool {
 				return true
 			}
 		}
+	}
+	if s.fabricReachable(a, now) {
+		return true
 	}
 	for _, menu := range []string{"/ip/route", "/ipv6/route"} {
 		for _, r := range s.tableFor(menu).items {

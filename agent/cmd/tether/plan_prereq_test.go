@@ -1,12 +1,8 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tether-net/tether/test/rossim"
 )
 
 // TestPlanReportsMissingPrerequisites: `tether plan` for road-warrior-s2s
@@ -15,34 +11,7 @@ import (
 // `tether apply --once` rejects the commit with the same reason; once the
 // operator creates the bridge, plan lists the changes.
 func TestPlanReportsMissingPrerequisites(t *testing.T) {
-	sim, err := rossim.New(rossim.Config{Version: "7.22.3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	dir := t.TempDir()
-	net := copyExample(t, "road-warrior-s2s")
-	if err := os.WriteFile(filepath.Join(dir, "pw"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "agent.toml")
-	err = os.WriteFile(cfg, []byte(`repo = "`+net+`"
-site = "site-a"
-state_dir = "`+filepath.Join(dir, "state")+`"
-[routeros]
-address = "`+sim.Addr()+`"
-username = "admin"
-password_file = "`+filepath.Join(dir, "pw")+`"
-tls = false
-[log]
-level = "error"
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, cfg := routerOSAgent(t, t.TempDir(), copyExample(t, "road-warrior-s2s"), "site-a")
 	sim.ResetStats()
 	out, stderr, code := run(t, "plan", "--config", cfg)
 	for _, want := range []string{"interface bridge-trunk (sites/site-a.toml: interface[1].name", ".out_interface", "does not exist on the router",

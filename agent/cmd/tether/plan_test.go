@@ -9,33 +9,15 @@ import (
 	"time"
 
 	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/config"
 	"github.com/tether-net/tether/policy"
-	"github.com/tether-net/tether/test/rossim"
 )
 
 // plan and apply --once against a RouterOS simulator, from a plain
 // directory: plan lists the changes, apply runs a gated transaction, and the
 // re-plan is empty.
 func TestPlanAndApplyOnce(t *testing.T) {
-	sim, err := rossim.New(rossim.Config{Version: "7.22.3"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	dir := t.TempDir()
-	net := filepath.Join(dir, "net")
-	write := func(name, content string) {
-		p := filepath.Join(net, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("network.toml", "name = \"one\"\n")
-	write("sites/home.toml", `platform = "routeros"
+	sim, cfg := simAgent(t, `platform = "routeros"
 routeros_version = "7.22.3"
 [[interface]]
 name = "bridge"
@@ -48,22 +30,6 @@ interface = "wg-remote"
 address = "10.200.200.1/24"
 comment = "road warriors"
 `)
-	os.WriteFile(filepath.Join(dir, "pw"), nil, 0o600)
-	cfg := filepath.Join(dir, "agent.toml")
-	os.WriteFile(cfg, []byte(`repo = "`+net+`"
-site = "home"
-state_dir = "`+filepath.Join(dir, "state")+`"
-[routeros]
-address = "`+sim.Addr()+`"
-username = "admin"
-password_file = "`+filepath.Join(dir, "pw")+`"
-tls = false
-[gate]
-deadline = "5s"
-stable_window = "1s"
-[log]
-level = "error"
-`), 0o600)
 	out, stderr, code := run(t, "plan", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "2 to add") || !strings.Contains(out, "/interface/wireguard") {
 		t.Fatalf("plan: exit %d\n%s%s", code, out, stderr)
@@ -90,7 +56,14 @@ level = "error"
 
 	// A transaction left in flight (the agent stopped while gating) is
 	// reverted by hand with tether revert, and recorded.
-	write("sites/home.toml", strings.Replace(mustRead(t, filepath.Join(net, "sites/home.toml")), "10.200.200.1/24", "10.200.201.1/24", 1))
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(c.Repo, "sites/home.toml")
+	if err := os.WriteFile(site, []byte(strings.Replace(mustRead(t, site), "10.200.200.1/24", "10.200.201.1/24", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s, err := newSetup(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -6,41 +6,45 @@ import (
 	"strings"
 )
 
-// acceptedPrefixes runs the announced prefixes through the routing filter
-// chain (input.filter of a BGP connection). No chain accepts everything.
-func (s *Sim) acceptedPrefixes(chain string, announced []string) []netip.Prefix {
-	var rules []string
-	if chain != "" {
-		for _, r := range s.tableFor("/routing/filter/rule").items {
-			if r.attrs["chain"] == chain && r.attrs["disabled"] != "true" {
-				rules = append(rules, r.attrs["rule"])
-			}
-		}
-	}
-	var out []netip.Prefix
-	for _, a := range announced {
-		p, err := netip.ParsePrefix(a)
-		if err != nil {
-			s.logf("rossim: far end announces bad prefix %q", a)
+// chainRules returns the parsed rules of a routing filter chain in table
+// order. Rules are checked when added or set (checkFilterRule), so a rule
+// that does not parse here came from LoadState: it is logged and skipped.
+func (s *Sim) chainRules(chain string) [][]filterStmt {
+	var out [][]filterStmt
+	for _, r := range s.tableFor("/routing/filter/rule").items {
+		if r.attrs["chain"] != chain || r.attrs["disabled"] == "true" {
 			continue
 		}
-		p = p.Masked()
-		if chain == "" || s.filterAccepts(rules, p) {
+		stmts, err := parseFilterRule(r.attrs["rule"])
+		if err != nil {
+			s.logf("rossim: routing filter rule %q (chain %s) skipped: %v", r.attrs["rule"], chain, err)
+			continue
+		}
+		out = append(out, stmts)
+	}
+	return out
+}
+
+// filterPrefixes keeps the prefixes chain accepts; no chain accepts
+// everything.
+func (s *Sim) filterPrefixes(chain string, ps []netip.Prefix) []netip.Prefix {
+	if chain == "" {
+		return ps
+	}
+	rules := s.chainRules(chain)
+	var out []netip.Prefix
+	for _, p := range ps {
+		if filterAccepts(rules, p) {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// filterAccepts evaluates rules in order; the first accept or reject
-// decides, and falling off the end of the chain rejects.
-func (s *Sim) filterAccepts(rules []string, p netip.Prefix) bool {
-	for _, r := range rules {
-		stmts, err := parseFilterRule(r)
-		if err != nil {
-			s.logf("rossim: routing filter rule %q not in the simulated subset: %v", r, err)
-			continue
-		}
+// filterAccepts evaluates a chain's rules in order; the first accept or
+// reject decides, and falling off the end of the chain rejects.
+func filterAccepts(rules [][]filterStmt, p netip.Prefix) bool {
+	for _, stmts := range rules {
 		for _, st := range stmts {
 			if st.matches(p) {
 				switch st.action {
@@ -53,6 +57,16 @@ func (s *Sim) filterAccepts(rules []string, p netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// checkFilterRule refuses a /routing/filter/rule whose rule text is outside
+// the simulated subset, naming what is not simulated: the simulator would
+// otherwise judge routes by a rule it does not understand.
+func checkFilterRule(rule string) *Trap {
+	if _, err := parseFilterRule(rule); err != nil {
+		return trapf(1, "rossim: routing filter rule %q not simulated: %v", rule, err)
+	}
+	return nil
 }
 
 // filterStmt is `if (conds) { action }` or a bare action (no conds).
@@ -132,7 +146,7 @@ type filterParseError string
 func (e filterParseError) Error() string { return string(e) }
 
 // parseFilterRule parses the subset of RouterOS routing filter syntax that
-// tether emits:
+// tether emits (render/routeros FilterRuleText):
 //
 //	if (dst == P) { accept }
 //	if (dst in P && dst-len in A-B) { accept }
