@@ -24,6 +24,7 @@ type WGPeer struct {
 	External      *Peer // nil for link peers
 	RemoteSite    string
 	RemoteAddress netip.Addr // the far end's transit address (links only)
+	ExitFor       []string   // devices whose traffic leaves through this peer (see Exit)
 }
 
 // Dials reports whether this site initiates the handshake to the peer.
@@ -177,6 +178,7 @@ func (n *Network) WireGuardPeers(site string) []WGPeer {
 			External:  ep,
 		})
 	}
+	withExitDefaults(out, n.Exits(site))
 	return out
 }
 
