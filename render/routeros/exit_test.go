@@ -6,6 +6,7 @@ import (
 	"testing/fstest"
 
 	"github.com/tether-net/tether/policy"
+	"github.com/tether-net/tether/test/rosschema"
 )
 
 // exitNetwork is a RouterOS hub whose dual-stack laptop and IPv4-only phone
@@ -111,6 +112,14 @@ func TestExitRouting(t *testing.T) {
 	for _, w := range c.Warnings {
 		if strings.Contains(w, "default route") {
 			t.Errorf("exit default reported as undeclared: %s", w)
+		}
+	}
+	// Every menu, attribute and value exists in each supported version
+	// (the IPv6 exit route is in no example, so TestSchema does not see it).
+	n := loadExitNetwork(t)
+	for _, v := range rosschema.Versions() {
+		for _, p := range checkItems(rosschema.MustLoad(v), renderAt(t, n, "hub", v).Items) {
+			t.Errorf("%s: %s", v, p)
 		}
 	}
 }
