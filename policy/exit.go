@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -63,31 +64,32 @@ func (p *Peer) hostPrefixes() []netip.Prefix {
 // outside the tunnel.
 func (p *Peer) ExitDefaults() []netip.Prefix { return defaultsFor(p.hostPrefixes()) }
 
-// Exits returns the exits of a site, by interface and then exit peer name.
+// Exits returns the exits of a site, by interface and then exit peer name,
+// each with its clients by name. It allocates nothing for a site without
+// exits (it runs inside WireGuardPeers).
 func (n *Network) Exits(site string) []Exit {
-	byKey := map[[2]string]*Exit{}
-	var keys [][2]string
-	for _, name := range sortedKeys(n.Peers) {
-		p := n.Peers[name]
+	var out []Exit
+	for _, p := range n.Peers {
 		if p.Site != site || p.Exit == "" {
 			continue
 		}
-		k := [2]string{p.Interface, p.Exit}
-		e := byKey[k]
-		if e == nil {
-			e = &Exit{Interface: p.Interface, Via: p.Exit, Table: ExitTable(p.Exit)}
-			byKey[k] = e
-			keys = append(keys, k)
+		i := slices.IndexFunc(out, func(e Exit) bool { return e.Interface == p.Interface && e.Via == p.Exit })
+		if i < 0 {
+			out = append(out, Exit{Interface: p.Interface, Via: p.Exit, Table: ExitTable(p.Exit)})
+			i = len(out) - 1
 		}
-		e.Clients = append(e.Clients, p)
-		e.Sources = append(e.Sources, p.hostPrefixes()...)
+		out[i].Clients = append(out[i].Clients, p)
 	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
-	out := make([]Exit, 0, len(keys))
-	for _, k := range keys {
-		e := byKey[k]
+	slices.SortFunc(out, func(a, b Exit) int {
+		return cmp.Or(strings.Compare(a.Interface, b.Interface), strings.Compare(a.Via, b.Via))
+	})
+	for i := range out {
+		e := &out[i]
+		slices.SortFunc(e.Clients, func(a, b *Peer) int { return strings.Compare(a.Name, b.Name) })
+		for _, c := range e.Clients {
+			e.Sources = append(e.Sources, c.hostPrefixes()...)
+		}
 		e.Defaults = defaultsFor(e.Sources)
-		out = append(out, *e)
 	}
 	return out
 }
@@ -106,9 +108,7 @@ func withExitDefaults(peers []WGPeer, exits []Exit) {
 					p.Allowed = append(p.Allowed, d)
 				}
 			}
-			for _, c := range e.Clients {
-				p.ExitFor = append(p.ExitFor, c.Name)
-			}
+			p.Exit = true
 		}
 	}
 }

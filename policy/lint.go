@@ -264,7 +264,7 @@ func lintDuplicateAllowed(c lintRun, s *Site) {
 		}
 	}
 	for _, p := range peers {
-		if shared[p.Interface] < 2 || len(p.ExitFor) > 0 {
+		if shared[p.Interface] < 2 || p.Exit {
 			continue
 		}
 		for _, pa := range p.Allowed {

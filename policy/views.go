@@ -19,12 +19,12 @@ type WGPeer struct {
 	Endpoint      Endpoint      // set when this site dials the peer
 	Keepalive     time.Duration // 0 = off
 	Route         bool          // install routes for Allowed
+	Exit          bool          // other devices' traffic leaves through this peer (see Exit)
 	Comment       string
 	Link          *Link // nil for external peers
 	External      *Peer // nil for link peers
 	RemoteSite    string
 	RemoteAddress netip.Addr // the far end's transit address (links only)
-	ExitFor       []string   // devices whose traffic leaves through this peer (see Exit)
 }
 
 // Dials reports whether this site initiates the handshake to the peer.

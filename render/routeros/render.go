@@ -480,7 +480,7 @@ func (r *renderer) routes() {
 				// goes (and can cut the path to the WireGuard endpoint
 				// itself); it has to be declared, not inferred. An exit's
 				// default lives in its own table (exit.go).
-				if !r.declaresDst(dst) && len(p.ExitFor) == 0 {
+				if !r.declaresDst(dst) && !p.Exit {
 					r.warnf("peer %s on %s accepts %s; tether installs no default route from allowed addresses: declare a [[route]] if the tunnel should carry it", p.Name, p.Interface, dst)
 				}
 				continue
