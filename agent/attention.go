@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/tether-net/tether/agent/safefile"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -66,10 +65,10 @@ func (s *AttentionStore) Save(at *Attention) error {
 
 // Clear ends the Attention.
 func (s *AttentionStore) Clear() error {
-	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := safefile.Remove(s.path); err != nil {
 		return fmt.Errorf("clear attention: %w", err)
 	}
-	return syncDir(filepath.Dir(s.path))
+	return nil
 }
 
 // attention is the store beside the agent's state.

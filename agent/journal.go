@@ -1,12 +1,13 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tether-net/tether/agent/safefile"
 )
 
 // Step is where a transaction is; the journal records it before each step
@@ -60,10 +61,10 @@ func (j *Journal) Read() (*Entry, error) {
 
 // Clear ends the transaction.
 func (j *Journal) Clear() error {
-	if err := os.Remove(j.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := safefile.Remove(j.path); err != nil {
 		return fmt.Errorf("clear journal: %w", err)
 	}
-	return syncDir(filepath.Dir(j.path))
+	return nil
 }
 
 // writeFileSync replaces path atomically in the state dir (created 0700).
@@ -71,46 +72,5 @@ func writeFileSync(path string, data []byte, mode fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data, mode)
-}
-
-// WriteFileAtomic replaces name so a reader, or a crash, sees the old or the
-// new content and never a mix: a temp file in the same directory (which
-// must exist), its mode set before anything is written so a key-bearing
-// file is never readable by others, fsync, rename, fsync of the directory.
-func WriteFileAtomic(name string, content []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(name)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tether-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode.Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return safefile.Write(path, data, mode)
 }

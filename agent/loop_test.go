@@ -89,6 +89,7 @@ type fakeDevice struct {
 	current string
 	armed   bool
 	applies int
+	plans   int // Plan calls, to name transactions
 }
 
 func desired(n *policy.Network, site string) string {
@@ -97,7 +98,8 @@ func desired(n *policy.Network, site string) string {
 
 func (d *fakeDevice) Plan(_ context.Context, n *policy.Network, site string) (*Plan, error) {
 	want := desired(n, site)
-	p := &Plan{Site: site, Digest: want}
+	d.plans++
+	p := &Plan{Site: site, Digest: want, TxnID: fmt.Sprintf("fake%03d", d.plans)}
 	if want != d.current {
 		p.Changes = []Change{{Op: "set", Where: "/interface/wireguard", What: "wg0", Detail: "listen-port: " + d.current + " → " + want}}
 		p.Do, _ = json.Marshal(want)

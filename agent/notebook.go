@@ -8,6 +8,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/tether-net/tether/agent/notes"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // GitNotebook records outcomes in the per-site notes refs of the agent's
@@ -158,7 +159,7 @@ func settledResult(attempts []notes.Attempt) string {
 		if isAdoptResult(string(a.Result)) || a.Result == notes.Gating || a.Result == notes.Witnessed {
 			continue
 		}
-		if a.Result == notes.Reverted && a.Reason == notes.Redact(DeadmanFiredReason) {
+		if a.Result == notes.Reverted && a.Reason == secret.Redact(DeadmanFiredReason) {
 			return ""
 		}
 		return string(a.Result)
@@ -171,7 +172,7 @@ func ToAttempt(o *Outcome) notes.Attempt {
 	a := notes.Attempt{
 		Site: o.Site, Commit: o.Commit, Result: notes.Result(o.Result),
 		Started: o.Started.UTC(), Finished: o.Finished.UTC(),
-		AgentVersion: o.Version, Host: o.Host, Reason: notes.Redact(o.Reason), Errors: o.Errors,
+		AgentVersion: o.Version, Host: o.Host, Reason: secret.Redact(o.Reason), Errors: o.Errors,
 		Txn: o.TxnID, Status: o.Status, Witnesses: o.Witnesses,
 	}
 	if len(o.Changes) > 0 {
@@ -188,7 +189,7 @@ func ToAttempt(o *Outcome) notes.Attempt {
 				p.Moves++
 			}
 			if len(p.Lines) < notes.MaxPlanLines {
-				p.Lines = append(p.Lines, notes.Redact(changeLine(c)))
+				p.Lines = append(p.Lines, secret.Redact(changeLine(c)))
 			}
 		}
 		a.Plan = p
@@ -206,14 +207,14 @@ func ToAttempt(o *Outcome) notes.Attempt {
 		if c.Note != "" {
 			ev += " (" + c.Note + ")"
 		}
-		a.Checks = append(a.Checks, notes.Check{Name: c.Name, Kind: c.Kind, Status: status, Baseline: baseline, MustPass: c.MustPass && c.Judged, Evidence: notes.Redact(ev)})
+		a.Checks = append(a.Checks, notes.Check{Name: c.Name, Kind: c.Kind, Status: status, Baseline: baseline, MustPass: c.MustPass && c.Judged, Evidence: secret.Redact(ev)})
 	}
 	for _, r := range o.AfterRevert {
 		status := notes.Fail
 		if r.OK {
 			status = notes.Pass
 		}
-		a.Checks = append(a.Checks, notes.Check{Name: "after revert: " + r.Name, Kind: r.Kind, Status: status, Evidence: notes.Redact(r.Evidence)})
+		a.Checks = append(a.Checks, notes.Check{Name: "after revert: " + r.Name, Kind: r.Kind, Status: status, Evidence: secret.Redact(r.Evidence)})
 	}
 	return a
 }

@@ -9,7 +9,6 @@ package agent_test
 // deterministic simulated moment.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/gitsource"
+	"github.com/tether-net/tether/agent/gitsource/gittest"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/mikrotik"
 	"github.com/tether-net/tether/agent/notes"
@@ -48,31 +48,9 @@ type gitRepo struct {
 	n          int
 }
 
-func txnGitEnv() []string {
-	return []string{
-		"HOME=" + os.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test Operator",
-		"GIT_AUTHOR_EMAIL=ops@example.test",
-		"GIT_COMMITTER_NAME=Test Operator",
-		"GIT_COMMITTER_EMAIL=ops@example.test",
-		"PATH=" + os.Getenv("PATH"),
-	}
-}
-
 func txnGit(tb testing.TB, dir string, args ...string) string {
 	tb.Helper()
-	full := append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.test",
-		"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = txnGitEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return strings.TrimSpace(out.String())
+	return gittest.Git(tb, dir, nil, args...)
 }
 
 func newGitRepo(tb testing.TB) *gitRepo {
@@ -113,7 +91,7 @@ func (r *gitRepo) commit(tb testing.TB, files map[string]string, msg string) plu
 func (r *gitRepo) publishedNote(tb testing.TB, site string, c plumbing.Hash) *notes.Note {
 	tb.Helper()
 	cmd := exec.Command("git", "--git-dir", r.bare, "notes", "--ref", "tether/"+site, "show", c.String())
-	cmd.Env = txnGitEnv()
+	cmd.Env = gittest.Env()
 	out, err := cmd.Output()
 	if err != nil {
 		return nil
@@ -308,13 +286,14 @@ func newHarness(tb testing.TB) *harness {
 // addSim starts a simulated router for site on the shared clock. (The
 // simulator derives a WireGuard key from the version, interface name and
 // row id: two routers need different versions to get different keys.)
-func (h *harness) addSim(name, version string, w rossim.World) *simSite {
+// A router whose site says defconf = false boots bare, like a CHR.
+func (h *harness) addSim(name, version string, w rossim.World, bare ...bool) *simSite {
 	h.t.Helper()
 	var clk rossim.Clock = h.clock.mc
 	if h.real {
 		clk = rossim.RealClock{}
 	}
-	sim, err := rossim.New(rossim.Config{Version: version, Clock: clk, World: w, Logf: h.t.Logf})
+	sim, err := rossim.New(rossim.Config{Version: version, Clock: clk, World: w, Logf: h.t.Logf, Bare: len(bare) > 0 && bare[0]})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -1184,7 +1163,7 @@ func newPair(t *testing.T) (h *harness, relay, home *simSite, files map[string]s
 // newPairOn is newPair on a harness the caller set up (its gate settings).
 func newPairOn(t testing.TB, h *harness) (relay, home *simSite, files map[string]string) {
 	t.Helper()
-	relay = h.addSim("relay", "7.20.8", rossim.World{})
+	relay = h.addSim("relay", "7.20.8", rossim.World{}, true) // the CHR: defconf = false
 	home = h.addSim("home", "7.22.3", rossim.World{})
 	h.clock.follow = followEachOther(relay.sim, home.sim)
 	example := exampleFiles(t)

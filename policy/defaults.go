@@ -144,13 +144,7 @@ func applyServiceDefaults(s *Site) {
 		}
 	}
 	for i := range s.VRRP {
-		v := &s.VRRP[i]
-		if v.Priority == 0 {
-			v.Priority = 100
-		}
-		if !v.AdvertInterval.IsSet() {
-			v.AdvertInterval = DurationOf(time.Second)
-		}
+		s.VRRP[i] = s.VRRP[i].effective()
 	}
 }
 

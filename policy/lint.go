@@ -52,6 +52,7 @@ var LintRules = []LintRule{
 	{"TL020", "endpoint-port-not-listened", SeverityWarning, "the port in a link end's endpoint is not the port that end's WireGuard interface listens on, so the far end dials a port nobody answers (unless a port forward maps one to the other)", nil, lintEndpointPortNotListened},
 	{"TL021", "default-import-never-sent", SeverityWarning, "an end imports the default route but the far end neither originates nor exports one, so the session carries no default", nil, lintDefaultImportNeverSent},
 	{"TL022", "wg-route-on-bgp-link", SeverityWarning, "route = true on a link whose prefixes BGP carries: wg-quick installs static routes that stay when the session drops", nil, lintWGRouteOnBGPLink},
+	{"TL023", "vrrp-group-without-backup", SeverityWarning, "a VRRP group has one member, so its virtual addresses have no router to fail over to; add the backup router's site or drop group", lintVRRPGroupWithoutBackup, nil},
 }
 
 // lint runs every rule on every site and link; findings are sorted later.

@@ -100,7 +100,11 @@ type Interface struct {
 	DHCP      bool     `toml:"dhcp"`       // networkd: DHCP=yes
 	AcceptRA  bool     `toml:"accept_ra"`  // networkd: IPv6AcceptRA=true
 	IPv6Token string   `toml:"ipv6_token"` // networkd: [IPv6AcceptRA] Token=
-	MTU       int      `toml:"mtu"`
+	// IPv6PrivacyExtensions is networkd's [Network] IPv6PrivacyExtensions=:
+	// "no" keeps a SLAAC address stable (a mesh endpoint dials it).
+	IPv6PrivacyExtensions string `toml:"ipv6_privacy_extensions"`
+	IPv6UseRedirect       *bool  `toml:"ipv6_use_redirect"` // networkd: [IPv6AcceptRA] UseRedirect=
+	MTU                   int    `toml:"mtu"`
 }
 
 // WireGuard is a WireGuard interface on the site. The private key never
@@ -241,7 +245,12 @@ type VRRP struct {
 	VirtualAddresses []IfAddr `toml:"virtual_addresses"`
 	Preempt          *bool    `toml:"preempt"`
 	GARPMasterDelay  int      `toml:"garp_master_delay"`
-	SyncGroup        string   `toml:"sync_group"`
+	SyncGroup        string   `toml:"sync_group"` // keepalived vrrp_sync_group: instances of this site that fail over together
+	// Group names the virtual router this instance shares with instances
+	// of other sites on the same link: one of them is master and holds the
+	// virtual addresses, the others are its backups. Members must agree on
+	// the router id, addresses and interval and differ in priority.
+	Group string `toml:"group"`
 }
 
 // DNS is the RouterOS /ip/dns singleton.

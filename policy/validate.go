@@ -75,6 +75,7 @@ func validate(n *Network, l *loader) {
 	for _, name := range sortedKeys(n.Links) {
 		validateLink(n, n.Links[name], l, pool, poolOK)
 	}
+	validateVRRPGroups(n, l)
 	keys := map[Key]string{} // public key -> who uses it
 	for _, name := range sortedKeys(n.Sites) {
 		s := n.Sites[name]

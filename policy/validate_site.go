@@ -185,6 +185,19 @@ func (c *siteChecker) checkInterfaces() map[string]bool {
 			c.at(p+".ipv6_token", "invalid-value", "ipv6_token must be \"static:::1234\", \"eui64\" or \"prefixstable\"")
 		}
 		c.text(p+".ipv6_token", x.IPv6Token)
+		switch x.IPv6PrivacyExtensions {
+		case "", "no", "yes", "prefer-public", "kernel":
+		default:
+			c.at(p+".ipv6_privacy_extensions", "invalid-value", fmt.Sprintf("ipv6_privacy_extensions must be \"no\", \"yes\", \"prefer-public\" or \"kernel\", not %q", x.IPv6PrivacyExtensions))
+		}
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"ipv6_privacy_extensions", x.IPv6PrivacyExtensions != ""}, {"ipv6_use_redirect", x.IPv6UseRedirect != nil}} {
+			if k.set && !x.Networkd {
+				c.at(p+"."+k.key, "needs-networkd", k.key+" is a setting of the networkd unit tether renders: set networkd = true (Linux only)")
+			}
+		}
 	}
 	return declared
 }

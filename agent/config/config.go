@@ -285,6 +285,9 @@ func (c *Config) checkNotify(bad func(key, msg string)) {
 	default:
 		bad("notify.format", "must be json or text")
 	}
+	if n.URL != "" && n.Results != nil && len(n.Results) == 0 {
+		bad("notify.results", "is empty, so nothing would ever be sent; name the outcomes to send, or remove notify.url to turn notifications off")
+	}
 	for _, r := range n.Results {
 		if !slices.Contains(NotifyResults, r) {
 			bad("notify.results", fmt.Sprintf("%q is not an outcome (%s)", r, strings.Join(NotifyResults, ", ")))
@@ -296,17 +299,4 @@ func (c *Config) checkNotify(bad func(key, msg string)) {
 	if n.QueueSize < 1 {
 		bad("notify.queue_size", "must be at least 1")
 	}
-}
-
-// ReadSecret reads a credential file, trimming one trailing newline. The
-// value must never be logged.
-func ReadSecret(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret file: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }

@@ -58,6 +58,10 @@ queue_size = -2
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("error shows the URL's password:\n%v", err)
 	}
+	if _, err := Parse("agent.toml", []byte("repo = \"x\"\nsite = \"home\"\n[notify]\nurl = \"https://ntfy.example.net/alerts\"\nresults = []\n")); err == nil ||
+		!strings.Contains(err.Error(), "notify.results: is empty") {
+		t.Errorf("an empty results list must be refused, not silently send nothing: %v", err)
+	}
 	if _, err := Parse("agent.toml", []byte("repo = \"x\"\nsite = \"home\"\n[notify]\nurl = \"ntfy.example.net/alerts\"\n")); err == nil ||
 		!strings.Contains(err.Error(), "notify.url: must be an http:// or https:// URL") {
 		t.Errorf("schemeless url: %v", err)

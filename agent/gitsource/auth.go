@@ -6,14 +6,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/tether-net/tether/agent/secret"
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // AuthConfig says how to authenticate to the remote. Which half is used
@@ -49,7 +48,7 @@ var (
 func (a AuthConfig) AuthMethod(rawURL string) (transport.AuthMethod, error) {
 	ep, err := transport.NewEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("parse remote url %q: %w", RedactURL(rawURL), redactErr(err, rawURL))
+		return nil, fmt.Errorf("parse remote url %q: %w", secret.Redact(rawURL), redactErr(err, rawURL))
 	}
 	switch ep.Protocol {
 	case "file":
@@ -60,9 +59,13 @@ func (a AuthConfig) AuthMethod(rawURL string) (transport.AuthMethod, error) {
 		if a.TokenFile == "" {
 			return nil, nil
 		}
-		tok, err := readSecret(a.TokenFile)
+		tok, err := secret.Read(a.TokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("read token: %w", err)
+		}
+		tok = strings.TrimSpace(tok) // a token never holds spaces; a pasted one may
+		if tok == "" {
+			return nil, fmt.Errorf("read token: %s is empty", a.TokenFile)
 		}
 		user := a.Username
 		if user == "" {
@@ -75,7 +78,7 @@ func (a AuthConfig) AuthMethod(rawURL string) (transport.AuthMethod, error) {
 		}
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("remote url %q: unsupported protocol %q", RedactURL(rawURL), ep.Protocol)
+		return nil, fmt.Errorf("remote url %q: unsupported protocol %q", secret.Redact(rawURL), ep.Protocol)
 	}
 }
 
@@ -95,7 +98,10 @@ func (a AuthConfig) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, error
 		// Do not wrap: parser errors may quote key material.
 		return nil, fmt.Errorf("parse deploy key %s: invalid or passphrase-protected key", a.SSHKeyFile)
 	}
-	cb, err := knownhosts.New(a.KnownHostsFile)
+	// go-git's known-hosts database also tells the handshake which host key
+	// types it can check, so a server offering ed25519 first still matches a
+	// known_hosts that lists only its RSA key.
+	hosts, err := gitssh.NewKnownHostsDb(a.KnownHostsFile)
 	if err != nil {
 		return nil, fmt.Errorf("load known_hosts: %w", err)
 	}
@@ -115,75 +121,10 @@ func (a AuthConfig) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, error
 		User:   user,
 		Signer: signer,
 		HostKeyCallbackHelper: gitssh.HostKeyCallbackHelper{
-			HostKeyCallback:   cb,
-			HostKeyAlgorithms: knownHostAlgorithms(cb, hostport),
+			HostKeyCallback:   hosts.HostKeyCallback(),
+			HostKeyAlgorithms: hosts.HostKeyAlgorithms(hostport),
 		},
 	}, nil
-}
-
-// knownHostAlgorithms asks the known_hosts callback which key types it holds
-// for hostport, so the SSH handshake negotiates a host key type that can be
-// checked (otherwise a server offering ed25519 first fails against a
-// known_hosts that only lists its RSA key). It probes the callback with a
-// throwaway key: the resulting KeyError lists the keys known for the host.
-func knownHostAlgorithms(cb ssh.HostKeyCallback, hostport string) []string {
-	probe := probeKey{}
-	addr := &net.TCPAddr{IP: net.IPv4(0, 0, 0, 0), Port: 22}
-	err := cb(hostport, addr, probe)
-	var ke *knownhosts.KeyError
-	if !errors.As(err, &ke) || len(ke.Want) == 0 {
-		return nil
-	}
-	var algos []string
-	seen := map[string]bool{}
-	add := func(s string) {
-		if !seen[s] {
-			seen[s] = true
-			algos = append(algos, s)
-		}
-	}
-	for _, k := range ke.Want {
-		t := k.Key.Type()
-		if t == ssh.KeyAlgoRSA {
-			add(ssh.KeyAlgoRSASHA512)
-			add(ssh.KeyAlgoRSASHA256)
-		}
-		add(t)
-	}
-	return algos
-}
-
-// probeKey is a public key no known_hosts file can contain.
-type probeKey struct{}
-
-func (probeKey) Type() string                        { return "tether-probe" }
-func (probeKey) Marshal() []byte                     { return []byte("\x00\x00\x00\x0ctether-probe") }
-func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
-
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
-}
-
-// userinfoRE finds "scheme://userinfo@" in free text.
-var userinfoRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@`)
-
-// RedactURL strips userinfo (user and password or token) from a URL, or from
-// every URL inside a longer string. scp-like "git@host:path" addresses are
-// left alone: they cannot carry a password.
-func RedactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil && u.Scheme != "" {
-		u.User = nil
-		return u.String()
-	}
-	return userinfoRE.ReplaceAllString(s, "$1")
 }
 
 // redactErr hides rawURL's userinfo inside err's message while keeping err
@@ -193,7 +134,7 @@ func redactErr(err error, rawURL string) error {
 		return nil
 	}
 	msg := err.Error()
-	red := RedactURL(msg)
+	red := secret.Redact(msg)
 	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok && p != "" {
 			red = strings.ReplaceAll(red, p, "***")

@@ -97,21 +97,6 @@ func TestAuthHTTPS(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://user:tok3n@git.example.test/net.git":         "https://git.example.test/net.git",
-		"https://tok3n@git.example.test/net.git":              "https://git.example.test/net.git",
-		"ssh://git:pw@host:2222/x.git":                        "ssh://host:2222/x.git",
-		"git@host:net.git":                                    "git@host:net.git",
-		"/srv/net.git":                                        "/srv/net.git",
-		"fetch https://u:tok3n@h/x failed; retry https://h/y": "fetch https://h/x failed; retry https://h/y",
-	} {
-		if got := RedactURL(in); got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // An unreachable remote with credentials in its URL must not leak them in
 // the error.
 func TestErrorsAreRedacted(t *testing.T) {

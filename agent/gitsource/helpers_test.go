@@ -1,51 +1,20 @@
 package gitsource
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/tether-net/tether/agent/gitsource/gittest"
 )
 
-// gitEnv isolates the git CLI from the machine's and user's config.
-func gitEnv(home string) []string {
-	env := []string{
-		"HOME=" + home,
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test Author",
-		"GIT_AUTHOR_EMAIL=author@example.test",
-		"GIT_COMMITTER_NAME=Test Committer",
-		"GIT_COMMITTER_EMAIL=committer@example.test",
-		"GIT_AUTHOR_DATE=2026-01-02T03:04:05Z",
-		"GIT_COMMITTER_DATE=2026-01-02T03:04:05Z",
-		"PATH=" + os.Getenv("PATH"),
-	}
-	return env
-}
-
-// runGit runs git in dir and returns trimmed stdout.
+// runGit runs git in dir with stable commit dates.
 func runGit(tb testing.TB, dir string, stdin []byte, args ...string) string {
 	tb.Helper()
-	full := append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.test",
-		"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv(os.TempDir())
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return strings.TrimSpace(out.String())
+	return gittest.GitEnv(tb, dir, gittest.FixedDates, stdin, args...)
 }
 
 // fixture is a bare "remote" plus a working clone that pushes to it.
@@ -94,13 +63,7 @@ func (f *fixture) commit(tb testing.TB, name, content, msg string, extra ...stri
 
 func runGitDate(tb testing.TB, dir, date string, args ...string) {
 	tb.Helper()
-	full := append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.test"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = append(gitEnv(os.TempDir()), "GIT_COMMITTER_DATE="+date)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	gittest.GitEnv(tb, dir, append(gittest.FixedDates[:1:1], "GIT_COMMITTER_DATE="+date), nil, args...)
 }
 
 func (f *fixture) push(tb testing.TB, extra ...string) {

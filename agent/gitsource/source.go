@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent/gitsource/wire"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // RemoteName is the name of the remote in the state-dir clone.
@@ -101,8 +102,8 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	s := &Source{
 		cfg:   cfg,
-		url:   RedactURL(cfg.URL),
-		log:   cfg.Logger.With(zap.String("remote", RedactURL(cfg.URL)), zap.String("branch", cfg.Branch)),
+		url:   secret.Redact(cfg.URL),
+		log:   cfg.Logger.With(zap.String("remote", secret.Redact(cfg.URL)), zap.String("branch", cfg.Branch)),
 		clock: cfg.Clock,
 	}
 	auth, err := cfg.Auth.AuthMethod(cfg.URL)
@@ -272,7 +273,7 @@ func (s *Source) Auth() transport.AuthMethod { return s.auth }
 func (s *Source) Wire() *wire.Remote { return s.wire }
 
 // URL is the remote URL as configured (with credentials, if the operator
-// put any in it: do not log it; use RedactURL).
+// put any in it: do not log it; use secret.Redact).
 func (s *Source) URL() string { return s.cfg.URL }
 
 // Stats returns counters of remote operations.

@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/hiddeco/sshsig"
+	"github.com/tether-net/tether/agent/gitsource/wire"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -227,7 +228,7 @@ func (v *Verifier) Verify(ctx context.Context, repo *git.Repository, from, to pl
 		return fmt.Errorf("load commit %s: %w", to, err)
 	}
 	if !from.IsZero() && from != to {
-		ok, err := descends(ctx, repo, to, from)
+		ok, err := wire.Reaches(ctx, repo.Storer, to, from)
 		if err != nil {
 			return err
 		}
@@ -329,67 +330,12 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-// descends reports whether ancestor is reachable from tip through parent
-// links. It walks breadth-first and stops as soon as it finds ancestor; a
-// refusal walks the whole history of tip, which is what proving it takes
-// without a commit-graph.
-func descends(ctx context.Context, repo *git.Repository, tip, ancestor plumbing.Hash) (bool, error) {
-	found := false
-	err := walk(ctx, repo, tip, func(c *object.Commit) (bool, error) {
-		if c.Hash == ancestor {
-			found = true
-			return false, errStop
-		}
-		return true, nil
-	})
-	if errors.Is(err, errStop) {
-		err = nil
-	}
-	return found, err
-}
-
-var errStop = errors.New("stop")
-
-// walk visits every commit reachable from tip once, breadth-first. visit
-// returns whether to continue past the commit's parents.
-func walk(ctx context.Context, repo *git.Repository, tip plumbing.Hash, visit func(*object.Commit) (bool, error)) error {
-	seen := map[plumbing.Hash]struct{}{tip: {}}
-	queue := []plumbing.Hash{tip}
-	for n := 0; len(queue) > 0; n++ {
-		if n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		h := queue[0]
-		queue = queue[1:]
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			return fmt.Errorf("load commit %s: %w", h, err)
-		}
-		more, err := visit(c)
-		if err != nil {
-			return err
-		}
-		if !more {
-			continue
-		}
-		for _, p := range c.ParentHashes {
-			if _, ok := seen[p]; !ok {
-				seen[p] = struct{}{}
-				queue = append(queue, p)
-			}
-		}
-	}
-	return nil
-}
-
 // rangeCommits returns the commits reachable from to and not from from
 // (git's from..to), newest first in walk order.
 func rangeCommits(ctx context.Context, repo *git.Repository, from, to plumbing.Hash) ([]*object.Commit, error) {
 	exclude := map[plumbing.Hash]struct{}{}
 	if !from.IsZero() {
-		if err := walk(ctx, repo, from, func(c *object.Commit) (bool, error) {
+		if err := wire.Walk(ctx, repo.Storer, from, func(c *object.Commit) (bool, error) {
 			exclude[c.Hash] = struct{}{}
 			return true, nil
 		}); err != nil {
@@ -397,7 +343,7 @@ func rangeCommits(ctx context.Context, repo *git.Repository, from, to plumbing.H
 		}
 	}
 	var out []*object.Commit
-	err := walk(ctx, repo, to, func(c *object.Commit) (bool, error) {
+	err := wire.Walk(ctx, repo.Storer, to, func(c *object.Commit) (bool, error) {
 		if _, ok := exclude[c.Hash]; ok {
 			return false, nil
 		}

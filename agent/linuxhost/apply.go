@@ -16,13 +16,14 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
+	linux "github.com/tether-net/tether/render/linux"
 )
 
 // Apply implements agent.Device: validate every new file, arm the
 // dead-man, write, activate. A file that fails its check refuses the whole
 // plan before anything changes.
-func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) error {
+func (d *Device) Apply(ctx context.Context, p *contract.Plan, deadline time.Time) error {
 	if p.Empty() {
 		return nil
 	}
@@ -86,7 +87,7 @@ func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) e
 	return nil
 }
 
-func (d *Device) decode(p *agent.Plan) (*doSpec, *undoSpec, error) {
+func (d *Device) decode(p *contract.Plan) (*doSpec, *undoSpec, error) {
 	var do doSpec
 	var undo undoSpec
 	if err := json.Unmarshal(p.Do, &do); err != nil {
@@ -173,15 +174,15 @@ type item struct{ cur, want fileState }
 // Activation order: kernel settings before tunnels, tunnels before the
 // firewall and routing daemons that use them, LAN-facing daemons last.
 var activationOrder = []string{
-	actSysctlApply, actAddrApply, actWGSyncconf, actNftApply, actNetworkdReload, actBirdConfigure, actServiceReload, actDaemonReload,
+	linux.ActSysctlApply, linux.ActAddrApply, linux.ActWGSyncconf, linux.ActNftApply, linux.ActNetworkdReload, linux.ActBirdConfigure, linux.ActServiceReload, actDaemonReload,
 }
 
 func group(kind string) string {
 	switch kind {
-	case actWGRestart:
-		return actWGSyncconf
-	case actServiceRestart:
-		return actServiceReload
+	case linux.ActWGRestart:
+		return linux.ActWGSyncconf
+	case linux.ActServiceRestart:
+		return linux.ActServiceReload
 	}
 	return kind
 }
@@ -210,7 +211,7 @@ func (d *Device) transition(ctx context.Context, targets []fileState, revert boo
 	// wg-quick down must see the file it brought the interface up with
 	// (PostDown, routes), so it runs before the writes.
 	for _, it := range items {
-		if group(it.want.Action.Kind) != actWGSyncconf || !it.cur.Exists {
+		if group(it.want.Action.Kind) != linux.ActWGSyncconf || !it.cur.Exists {
 			continue
 		}
 		restart := it.want.Reactivate == reactRestart && !revert
@@ -272,7 +273,7 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 	a := it.want.Action
 	full := d.path(it.want.Path)
 	switch a.Kind {
-	case actWGSyncconf, actWGRestart:
+	case linux.ActWGSyncconf, linux.ActWGRestart:
 		iface := a.Target
 		up, err := d.linkExists(ctx, iface)
 		if err != nil {
@@ -301,13 +302,13 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 		}
 		return nil
 
-	case actBirdConfigure:
+	case linux.ActBirdConfigure:
 		if !it.want.Exists || revert && !undo.Units[birdUnit] {
 			return d.o.Services.Control(ctx, VerbStop, birdUnit)
 		}
 		return d.birdConfigure(ctx, a.Target)
 
-	case actNftApply:
+	case linux.ActNftApply:
 		if it.want.Exists {
 			_, err := run(ctx, d.o.Runner, "nft", "-f", full)
 			return err
@@ -322,7 +323,7 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 		}
 		return errors.Join(errs...)
 
-	case actSysctlApply:
+	case linux.ActSysctlApply:
 		var errs []error
 		if it.want.Exists {
 			_, err := run(ctx, d.o.Runner, "sysctl", "-q", "-p", full)
@@ -336,17 +337,17 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 		}
 		return errors.Join(errs...)
 
-	case actServiceReload, actServiceRestart:
+	case linux.ActServiceReload, linux.ActServiceRestart:
 		if !it.want.Exists || revert && !undo.Units[a.Target] {
 			return d.o.Services.Control(ctx, VerbStop, a.Target)
 		}
 		verb := VerbReload
-		if a.Kind == actServiceRestart {
+		if a.Kind == linux.ActServiceRestart {
 			verb = VerbRestart
 		}
 		return d.o.Services.Control(ctx, verb, a.Target)
 
-	case actAddrApply:
+	case linux.ActAddrApply:
 		return d.applyAddrs(ctx, a.Target, it.cur, it.want)
 
 	case actDaemonReload:
@@ -355,7 +356,7 @@ func (d *Device) activate(ctx context.Context, it item, revert bool, undo *undoS
 		}
 		return nil
 
-	case actNetworkdReload:
+	case linux.ActNetworkdReload:
 		// Through Services: systemd-networkd is a unit like any other, and
 		// where it does not run (the lab) the service manager decides.
 		return d.o.Services.Control(ctx, VerbReload, NetworkdUnit)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 )
 
 // deadmanUnit names the transient systemd unit of a transaction.
@@ -60,7 +60,7 @@ rm -f "$1"`
 )
 
 // arm stores the transaction record, then starts the dead-man.
-func (d *Device) arm(ctx context.Context, p *agent.Plan, secs int) error {
+func (d *Device) arm(ctx context.Context, p *contract.Plan, secs int) error {
 	kind := d.deadmanKind(ctx)
 	rec := record{
 		TxnID: p.TxnID, Site: p.Site, Armed: d.o.Now().UTC(), Seconds: secs, DeadMan: kind, Plan: p,

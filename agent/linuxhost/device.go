@@ -21,8 +21,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
+	"github.com/tether-net/tether/agent/safefile"
 	"github.com/tether-net/tether/policy"
+	linux "github.com/tether-net/tether/render/linux"
 )
 
 // Defaults for Options.
@@ -78,38 +80,12 @@ type Options struct {
 	Render func(n *policy.Network, site string, o RenderOptions) ([]File, error)
 }
 
-// RenderOptions are the host facts the renderer needs.
-type RenderOptions struct {
-	KeyDir, BirdSocket, BirdPath, NftPath string
-}
-
-// File is a rendered host file (the device's view of render/linux.File).
-type File struct {
-	Path     string // absolute host path, without Root
-	Mode     fs.FileMode
-	Content  []byte
-	Check    []string // validation command, "{}" is the file
-	Activate Action
-}
-
-// Action is how a changed file takes effect; Kind is one of render/linux's
-// activation kinds.
-type Action struct {
-	Kind   string `json:"kind,omitempty"`
-	Target string `json:"target,omitempty"`
-}
-
-// Activation kinds (render/linux's Act* constants).
-const (
-	actWGSyncconf     = "wg-syncconf"
-	actWGRestart      = "wg-restart"
-	actBirdConfigure  = "bird-configure"
-	actNftApply       = "nft-apply"
-	actSysctlApply    = "sysctl-apply"
-	actServiceReload  = "service-reload"
-	actServiceRestart = "service-restart"
-	actNetworkdReload = "networkd-reload"
-	actAddrApply      = "addr-apply"
+// The device applies render/linux's files as they are: their Action is
+// journaled in Plan.Do/Undo (its JSON names are part of the journal format).
+type (
+	RenderOptions = linux.Options
+	File          = linux.File
+	Action        = linux.Action
 )
 
 // Device is the Linux host device; it satisfies agent.Device.
@@ -119,8 +95,6 @@ type Device struct {
 	mu       sync.Mutex
 	nftCache map[string][]byte // nft's listing of a rendered table, by content digest
 }
-
-var _ agent.Device = (*Device)(nil)
 
 // New returns a Device with o's defaults filled in.
 func New(o Options) *Device {
@@ -233,7 +207,7 @@ type undoSpec struct {
 }
 
 // Plan implements agent.Device.
-func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*agent.Plan, error) {
+func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*contract.Plan, error) {
 	files, err := d.o.Render(n, site, RenderOptions{
 		KeyDir: d.o.KeyDir, BirdSocket: d.o.BirdSocket, BirdPath: d.o.BirdPath, NftPath: d.o.NftPath,
 	})
@@ -244,7 +218,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	if boot != nil {
 		files = withBootFiles(files)
 	}
-	p := &agent.Plan{Site: site, Digest: digest(files), TxnID: d.newTxnID()}
+	p := &contract.Plan{Site: site, Digest: digest(files), TxnID: d.newTxnID()}
 	var do doSpec
 	var undo undoSpec
 	rendered := map[string]bool{}
@@ -275,7 +249,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 			}
 			do.Files = append(do.Files, want)
 			undo.Files = append(undo.Files, cur)
-			p.Changes = append(p.Changes, agent.Change{Op: "activate", Where: f.Path, What: path.Base(f.Path),
+			p.Changes = append(p.Changes, contract.Change{Op: "activate", Where: f.Path, What: path.Base(f.Path),
 				Detail: "runtime: " + diff + " → " + reactivationText(want, diff)})
 			continue
 		}
@@ -313,9 +287,9 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 			return nil, fmt.Errorf("linux plan %s: boot units: %w", site, err)
 		}
 		for _, u := range units {
-			c := agent.Change{Op: "enable", Where: u, What: u, Detail: "start at boot"}
+			c := contract.Change{Op: "enable", Where: u, What: u, Detail: "start at boot"}
 			if u[0] == '-' {
-				c = agent.Change{Op: "disable", Where: u[1:], What: u[1:], Detail: "no longer started at boot"}
+				c = contract.Change{Op: "disable", Where: u[1:], What: u[1:], Detail: "no longer started at boot"}
 			}
 			p.Changes = append(p.Changes, c)
 		}
@@ -329,7 +303,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	// An interface whose file exists but which is not up is brought up,
 	// whatever changed in the file; say so rather than "wg syncconf".
 	for i, f := range do.Files {
-		if k := f.Action.Kind; (k == actWGSyncconf || k == actWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] && f.Reactivate == "" {
+		if k := f.Action.Kind; (k == linux.ActWGSyncconf || k == linux.ActWGRestart) && f.Exists && undo.Files[i].Exists && !undo.Links[f.Action.Target] && f.Reactivate == "" {
 			p.Changes[i].Detail = "interface not up → wg-quick up"
 		}
 	}
@@ -350,11 +324,7 @@ func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*age
 	return p, nil
 }
 
-func (d *Device) newTxnID() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return d.o.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
+func (d *Device) newTxnID() string { return contract.NewTxnID(d.o.Now(), rand.Reader) }
 
 // digest hashes the desired state so "nothing to do" is a comparison.
 func digest(files []File) string {
@@ -431,7 +401,7 @@ func (d *Device) snapshotRuntime(ctx context.Context, files []fileState, undo *u
 	for i, f := range files {
 		old := undo.Files[i]
 		switch f.Action.Kind {
-		case actSysctlApply:
+		case linux.ActSysctlApply:
 			keys := append(sysctlKeys(f.Content), sysctlKeys(old.Content)...)
 			for _, k := range keys {
 				if _, ok := undo.Sysctl[k]; ok {
@@ -445,19 +415,19 @@ func (d *Device) snapshotRuntime(ctx context.Context, files []fileState, undo *u
 				}
 				undo.Sysctl[k] = strings.TrimSpace(string(out))
 			}
-		case actWGSyncconf, actWGRestart:
+		case linux.ActWGSyncconf, linux.ActWGRestart:
 			up, err := d.linkExists(ctx, f.Action.Target)
 			if err != nil {
 				return err
 			}
 			undo.Links[f.Action.Target] = up
-		case actServiceReload, actServiceRestart:
+		case linux.ActServiceReload, linux.ActServiceRestart:
 			up, err := d.o.Services.Active(ctx, f.Action.Target)
 			if err != nil {
 				return err
 			}
 			undo.Units[f.Action.Target] = up
-		case actBirdConfigure:
+		case linux.ActBirdConfigure:
 			undo.Units[birdUnit] = d.birdRunning(ctx, f.Action.Target)
 		}
 	}
@@ -504,8 +474,8 @@ func sysctlKeys(b []byte) []string {
 
 // describe renders one plan line: "+ /etc/bird/bird.conf",
 // "~ /etc/wireguard/wg0.conf (peers only → wg syncconf)".
-func describe(cur, want fileState) agent.Change {
-	c := agent.Change{Where: want.Path, What: path.Base(want.Path)}
+func describe(cur, want fileState) contract.Change {
+	c := contract.Change{Where: want.Path, What: path.Base(want.Path)}
 	switch {
 	case !want.Exists:
 		c.Op = "remove"
@@ -531,7 +501,7 @@ func activationText(cur, want fileState) string {
 		a = cur.Action
 	}
 	switch a.Kind {
-	case actWGSyncconf, actWGRestart:
+	case linux.ActWGSyncconf, linux.ActWGRestart:
 		switch {
 		case !want.Exists:
 			return "→ wg-quick down"
@@ -542,34 +512,34 @@ func activationText(cur, want fileState) string {
 		default:
 			return "peers only → wg syncconf"
 		}
-	case actBirdConfigure:
+	case linux.ActBirdConfigure:
 		if !want.Exists {
 			return "→ stop BIRD"
 		}
 		return "→ birdc configure"
-	case actNftApply:
+	case linux.ActNftApply:
 		if !want.Exists {
 			return "→ nft delete table"
 		}
 		return "→ nft -f"
-	case actSysctlApply:
+	case linux.ActSysctlApply:
 		if !want.Exists {
 			return "kernel values kept"
 		}
 		return "→ sysctl -p"
-	case actServiceReload:
+	case linux.ActServiceReload:
 		if !want.Exists {
 			return "→ stop " + a.Target
 		}
 		return "→ reload " + a.Target
-	case actServiceRestart:
+	case linux.ActServiceRestart:
 		if !want.Exists {
 			return "→ stop " + a.Target
 		}
 		return "→ restart " + a.Target
-	case actNetworkdReload:
+	case linux.ActNetworkdReload:
 		return "→ networkctl reload"
-	case actAddrApply:
+	case linux.ActAddrApply:
 		if !want.Exists {
 			return "→ ip addr del on " + a.Target
 		}
@@ -579,7 +549,7 @@ func activationText(cur, want fileState) string {
 }
 
 // Line formats a change as the plan shows it to a person.
-func Line(c agent.Change) string {
+func Line(c contract.Change) string {
 	sign := map[string]string{"add": "+", "set": "~", "remove": "-"}[c.Op]
 	if sign == "" {
 		sign = c.Op
@@ -619,11 +589,11 @@ func (d *Device) writeManifest(owned []ownedFile) error {
 	return writeAtomic(d.manifestPath(), append(b, '\n'), 0o600)
 }
 
-// writeAtomic writes a host file atomically (agent.WriteFileAtomic),
+// writeAtomic writes a host file atomically (safefile.Write),
 // creating its directory like a package would (0755).
 func writeAtomic(name string, content []byte, mode fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	return agent.WriteFileAtomic(name, content, mode)
+	return safefile.Write(name, content, mode)
 }

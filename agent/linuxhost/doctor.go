@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 	linux "github.com/tether-net/tether/render/linux"
 )
@@ -77,16 +77,16 @@ func toolsFor(files []File) []tool {
 // (the kernel module or wireguard-go); whether systemd runs (which decides
 // the dead-man's form); and the modes of the state and key directories and
 // the keys the site's WireGuard interfaces need. It changes nothing.
-func Doctor(ctx context.Context, n *policy.Network, site string, o DoctorOptions) []agent.DoctorCheck {
+func Doctor(ctx context.Context, n *policy.Network, site string, o DoctorOptions) []contract.DoctorCheck {
 	if o.Runner == nil {
 		o.Runner = ExecRunner{}
 	}
 	if o.Render == nil {
 		o.Render = RenderLinux
 	}
-	var out []agent.DoctorCheck
+	var out []contract.DoctorCheck
 	add := func(name string, ok bool, detail, fix string) {
-		c := agent.DoctorCheck{Area: "linux", Name: name, OK: ok, Detail: detail}
+		c := contract.DoctorCheck{Area: "linux", Name: name, OK: ok, Detail: detail}
 		if !ok {
 			c.Fix = fix
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -51,8 +51,8 @@ func doctorSite(t *testing.T, dir, site string) (*policy.Network, string, string
 	return n, state, keys
 }
 
-func byName(checks []agent.DoctorCheck) map[string]agent.DoctorCheck {
-	m := map[string]agent.DoctorCheck{}
+func byName(checks []contract.DoctorCheck) map[string]contract.DoctorCheck {
+	m := map[string]contract.DoctorCheck{}
 	for _, c := range checks {
 		m[c.Name] = c
 	}

@@ -22,7 +22,9 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
 	"github.com/tether-net/tether/policy"
@@ -268,7 +270,7 @@ func newSite(t *testing.T, h *lab.Host, name string, mod func(*linuxhost.Options
 }
 
 // apply plans and applies n at the site and keeps the change.
-func (s *site) apply(t *testing.T, ctx context.Context, n *policy.Network) *agent.Plan {
+func (s *site) apply(t *testing.T, ctx context.Context, n *policy.Network) *contract.Plan {
 	t.Helper()
 	p, err := s.dev.Plan(ctx, n, s.name)
 	if err != nil {
@@ -312,7 +314,7 @@ func (s *site) waitHealthy(t *testing.T, ctx context.Context, n *policy.Network)
 			checks = append(checks, c)
 		}
 	}
-	var last []agent.CheckResult
+	var last []contract.CheckResult
 	err := lab.WaitFor(ctx, func() (bool, error) {
 		last = s.prob.Probe(ctx, checks)
 		for _, r := range last {
@@ -376,17 +378,13 @@ func (s *site) snapshot(t *testing.T, ctx context.Context, ifaces ...string) map
 	return snap
 }
 
+// diffSnap fails t when the host's files differ from want; tether's own
+// state directory may change.
 func diffSnap(t *testing.T, want, got map[string]string) {
 	t.Helper()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s differs:\n--- want\n%s\n--- got\n%s", k, v, got[k])
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok && !strings.Contains(k, "/state/") {
-			t.Errorf("%s appeared: %s", k, got[k])
-		}
+	ownState := cmpopts.IgnoreMapEntries(func(path, _ string) bool { return strings.Contains(path, "/state/") })
+	if d := cmp.Diff(want, got, ownState); d != "" {
+		t.Errorf("host files differ (-want +got):\n%s", d)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"sort"
+
+	linux "github.com/tether-net/tether/render/linux"
 )
 
 // Persistence by the OS: where systemd is PID 1, the units that bring a
@@ -73,15 +75,15 @@ func nftUnitFile(nftFile string) File {
 // for none.
 func bootUnit(a Action, filePath string) string {
 	switch a.Kind {
-	case actWGSyncconf, actWGRestart:
+	case linux.ActWGSyncconf, linux.ActWGRestart:
 		return "wg-quick@" + a.Target + ".service"
-	case actBirdConfigure:
+	case linux.ActBirdConfigure:
 		return birdUnit
-	case actNftApply:
+	case linux.ActNftApply:
 		return NftUnit
-	case actAddrApply:
+	case linux.ActAddrApply:
 		return "tether-addr@" + a.Target + ".service"
-	case actServiceReload, actServiceRestart:
+	case linux.ActServiceReload, linux.ActServiceRestart:
 		return a.Target
 	}
 	return ""
@@ -124,10 +126,10 @@ func withBootFiles(files []File) []File {
 	var extra []File
 	for _, f := range files {
 		switch {
-		case f.Activate.Kind == actNftApply && path.IsAbs(f.Path) && !nft:
+		case f.Activate.Kind == linux.ActNftApply && path.IsAbs(f.Path) && !nft:
 			nft = true
 			extra = append(extra, nftUnitFile(f.Path))
-		case f.Activate.Kind == actAddrApply && !addr:
+		case f.Activate.Kind == linux.ActAddrApply && !addr:
 			addr = true
 			extra = append(extra, addrUnitFile(path.Dir(f.Path)))
 		}

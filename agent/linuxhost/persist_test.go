@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tether-net/tether/policy"
+	linux "github.com/tether-net/tether/render/linux"
 )
 
 // fakeBoot is a service manager's boot links; fail makes one unit refuse.
@@ -38,10 +39,10 @@ func (b *fakeBoot) SetEnabled(_ context.Context, u string, on bool) error {
 func TestBootUnitsFollowTheSite(t *testing.T) {
 	root := t.TempDir()
 	files := []File{
-		{Path: "/etc/wireguard/wg0.conf", Mode: 0o600, Content: []byte("[Interface]\nListenPort = 1\n"), Activate: Action{Kind: actWGSyncconf, Target: "wg0"}},
-		{Path: "/etc/bird/bird.conf", Mode: 0o644, Content: []byte("router id 1.1.1.1;\n"), Activate: Action{Kind: actBirdConfigure, Target: "/run/bird/bird.ctl"}},
-		{Path: "/etc/nftables.d/tether.nft", Mode: 0o644, Content: []byte("table inet tether {}\n"), Activate: Action{Kind: actNftApply}},
-		{Path: "/etc/radvd.conf", Mode: 0o644, Content: []byte("x\n"), Activate: Action{Kind: actServiceReload, Target: "radvd.service"}},
+		{Path: "/etc/wireguard/wg0.conf", Mode: 0o600, Content: []byte("[Interface]\nListenPort = 1\n"), Activate: Action{Kind: linux.ActWGSyncconf, Target: "wg0"}},
+		{Path: "/etc/bird/bird.conf", Mode: 0o644, Content: []byte("router id 1.1.1.1;\n"), Activate: Action{Kind: linux.ActBirdConfigure, Target: "/run/bird/bird.ctl"}},
+		{Path: "/etc/nftables.d/tether.nft", Mode: 0o644, Content: []byte("table inet tether {}\n"), Activate: Action{Kind: linux.ActNftApply}},
+		{Path: "/etc/radvd.conf", Mode: 0o644, Content: []byte("x\n"), Activate: Action{Kind: linux.ActServiceReload, Target: "radvd.service"}},
 	}
 	boot := &fakeBoot{enabled: map[string]bool{"bird.service": true}}
 	d := New(Options{Root: root, StateDir: filepath.Join(root, "state"), Runner: &fakeRunner{}, Services: fakeServices{}, Boot: boot,
@@ -116,7 +117,7 @@ func TestBootUnitsFollowTheSite(t *testing.T) {
 
 	// A unit that refuses to be enabled fails the apply, and the files and
 	// the other boot links are put back.
-	files = append(files, File{Path: "/etc/keepalived/keepalived.conf", Mode: 0o644, Content: []byte("k\n"), Activate: Action{Kind: actServiceReload, Target: "keepalived.service"}})
+	files = append(files, File{Path: "/etc/keepalived/keepalived.conf", Mode: 0o644, Content: []byte("k\n"), Activate: Action{Kind: linux.ActServiceReload, Target: "keepalived.service"}})
 	boot.fail = "keepalived.service"
 	_, settle = plan()
 	if err := settle(true); err == nil || !strings.Contains(err.Error(), "keepalived.service refused") {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 	linux "github.com/tether-net/tether/render/linux"
 )
@@ -29,19 +29,17 @@ type Prober struct {
 	BGPProtocol func(session string) string
 }
 
-var _ agent.Prober = (*Prober)(nil)
-
 // Probe implements agent.Prober.
-func (p *Prober) Probe(ctx context.Context, checks []policy.Check) []agent.CheckResult {
+func (p *Prober) Probe(ctx context.Context, checks []policy.Check) []contract.CheckResult {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
-	out := make([]agent.CheckResult, len(checks))
+	out := make([]contract.CheckResult, len(checks))
 	wg := map[string]map[string]wgPeerState{} // iface -> pubkey -> state, read once per probe
 	wgErr := map[string]error{}
 	for i, c := range checks {
-		r := agent.CheckResult{Name: c.Name, Kind: string(c.Kind)}
+		r := contract.CheckResult{Name: c.Name, Kind: string(c.Kind)}
 		switch c.Kind {
 		case policy.CheckHandshake:
 			if _, ok := wg[c.Interface]; !ok && wgErr[c.Interface] == nil {
@@ -288,7 +286,7 @@ func (p *Prober) tcp(ctx context.Context, c policy.Check) (bool, string) {
 
 // Probe makes the Device an agent.Prober too, reading through the same
 // Runner and BIRD socket it applies with.
-func (d *Device) Probe(ctx context.Context, checks []policy.Check) []agent.CheckResult {
+func (d *Device) Probe(ctx context.Context, checks []policy.Check) []contract.CheckResult {
 	p := &Prober{Runner: d.o.Runner, BirdSocket: d.o.BirdSocket, Now: d.o.Now}
 	return p.Probe(ctx, checks)
 }

@@ -5,23 +5,14 @@ import (
 	linux "github.com/tether-net/tether/render/linux"
 )
 
-// RenderLinux is the default Options.Render: render/linux adapted to the
-// device's File type. Tests wrap it to inject faults.
+// RenderLinux is the default Options.Render: render/linux itself. Tests wrap
+// it to inject faults.
 func RenderLinux(n *policy.Network, site string, o RenderOptions) ([]File, error) {
-	cfg, err := linux.Render(n, site, linux.Options{
-		KeyDir: o.KeyDir, BirdSocket: o.BirdSocket, BirdPath: o.BirdPath, NftPath: o.NftPath,
-	})
+	cfg, err := linux.Render(n, site, o)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]File, len(cfg.Files))
-	for i, f := range cfg.Files {
-		out[i] = File{
-			Path: f.Path, Mode: f.Mode, Content: f.Content, Check: f.Check,
-			Activate: Action{Kind: f.Activate.Kind, Target: f.Activate.Target},
-		}
-	}
-	return out, nil
+	return cfg.Files, nil
 }
 
 // needsRestart is render/linux's rule for wg-quick files: down + up when an

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	linux "github.com/tether-net/tether/render/linux"
 	"go.uber.org/zap"
 )
 
@@ -35,17 +36,17 @@ const (
 // lacks an address wg-quick adds).
 func (d *Device) runtimeDrift(ctx context.Context, f File) (diff string, restart bool, err error) {
 	switch f.Activate.Kind {
-	case actWGSyncconf, actWGRestart:
+	case linux.ActWGSyncconf, linux.ActWGRestart:
 		return d.wgDrift(ctx, f.Activate.Target, f.Content)
-	case actNftApply:
+	case linux.ActNftApply:
 		diff, err = d.nftDrift(ctx, f.Path, f.Content)
-	case actBirdConfigure:
+	case linux.ActBirdConfigure:
 		diff, err = d.birdDrift(ctx, f.Activate.Target, f.Content)
-	case actSysctlApply:
+	case linux.ActSysctlApply:
 		diff, err = d.sysctlDrift(ctx, f.Content)
-	case actAddrApply:
+	case linux.ActAddrApply:
 		diff = d.addrDrift(ctx, f.Activate.Target, f.Content)
-	case actServiceReload, actServiceRestart:
+	case linux.ActServiceReload, linux.ActServiceRestart:
 		up, aerr := d.o.Services.Active(ctx, f.Activate.Target)
 		if aerr != nil {
 			return "", false, aerr
@@ -449,7 +450,7 @@ func (d *Device) sysctlDrift(ctx context.Context, conf []byte) (string, error) {
 // reactivationText says what a runtime repair runs, for the plan line.
 func reactivationText(want fileState, diff string) string {
 	switch want.Action.Kind {
-	case actWGSyncconf, actWGRestart:
+	case linux.ActWGSyncconf, linux.ActWGRestart:
 		switch {
 		case want.Reactivate == reactRestart:
 			return "wg-quick down/up"
@@ -458,7 +459,7 @@ func reactivationText(want fileState, diff string) string {
 		default:
 			return "wg syncconf"
 		}
-	case actBirdConfigure:
+	case linux.ActBirdConfigure:
 		if strings.HasPrefix(diff, "BIRD is not running") {
 			return "start BIRD"
 		}

@@ -15,18 +15,18 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 )
 
 // ErrDeadmanFired is returned by Settle(keep) when the dead-man reverted the
 // transaction before it could be kept.
-var ErrDeadmanFired = fmt.Errorf("the host's dead-man timer reverted this transaction: %w", agent.ErrDeadmanFired)
+var ErrDeadmanFired = fmt.Errorf("the host's dead-man timer reverted this transaction: %w", contract.ErrDeadmanFired)
 
 // Settle implements agent.Device. keep disarms the dead-man; !keep restores
 // the previous files and runtime state, then disarms. It only needs the
 // plan, so a restarted agent can settle from its journal, and it is
 // idempotent.
-func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
+func (d *Device) Settle(ctx context.Context, p *contract.Plan, keep bool) error {
 	if p.Empty() {
 		return nil
 	}
@@ -81,13 +81,13 @@ func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
 // (0600) from arming until the transaction is settled; whoever removes it
 // under the lock — Settle or the dead-man — decides the outcome.
 type record struct {
-	TxnID    string      `json:"txn_id"`
-	Site     string      `json:"site"`
-	Armed    time.Time   `json:"armed"`
-	Seconds  int         `json:"seconds"`
-	Settings settings    `json:"settings"`
-	DeadMan  string      `json:"deadman"` // systemd | detached
-	Plan     *agent.Plan `json:"plan"`
+	TxnID    string         `json:"txn_id"`
+	Site     string         `json:"site"`
+	Armed    time.Time      `json:"armed"`
+	Seconds  int            `json:"seconds"`
+	Settings settings       `json:"settings"`
+	DeadMan  string         `json:"deadman"` // systemd | detached
+	Plan     *contract.Plan `json:"plan"`
 }
 
 type settings struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tether-net/tether/policy"
+	linux "github.com/tether-net/tether/render/linux"
 )
 
 // fakeRunner succeeds at everything except `ip link show` (no interface
@@ -43,8 +44,8 @@ const handWritten = "[Interface]\nPrivateKey = aGFuZC13cml0dGVuLWtleS1ub3QtcmVhb
 func TestPlanApplySettleFiles(t *testing.T) {
 	root := t.TempDir()
 	files := []File{
-		{Path: "/etc/wireguard/wg0.conf", Mode: 0o600, Content: []byte("[Interface]\nListenPort = 1\n"), Check: []string{"wg-quick", "strip", "{}"}, Activate: Action{Kind: actWGSyncconf, Target: "wg0"}},
-		{Path: "/etc/bird/bird.conf", Mode: 0o644, Content: []byte("router id 1.1.1.1;\n"), Activate: Action{Kind: actBirdConfigure, Target: "/run/bird/bird.ctl"}},
+		{Path: "/etc/wireguard/wg0.conf", Mode: 0o600, Content: []byte("[Interface]\nListenPort = 1\n"), Check: []string{"wg-quick", "strip", "{}"}, Activate: Action{Kind: linux.ActWGSyncconf, Target: "wg0"}},
+		{Path: "/etc/bird/bird.conf", Mode: 0o644, Content: []byte("router id 1.1.1.1;\n"), Activate: Action{Kind: linux.ActBirdConfigure, Target: "/run/bird/bird.ctl"}},
 	}
 	// A hand-written wg0.conf with a key is being adopted.
 	if err := os.MkdirAll(filepath.Join(root, "etc/wireguard"), 0o700); err != nil {
@@ -111,7 +112,7 @@ func TestPlanApplySettleFiles(t *testing.T) {
 
 func TestRemovedFileIsDeleted(t *testing.T) {
 	root := t.TempDir()
-	files := []File{{Path: "/etc/radvd.conf", Mode: 0o644, Content: []byte("x\n"), Activate: Action{Kind: actServiceReload, Target: "radvd.service"}}}
+	files := []File{{Path: "/etc/radvd.conf", Mode: 0o644, Content: []byte("x\n"), Activate: Action{Kind: linux.ActServiceReload, Target: "radvd.service"}}}
 	d := New(Options{Root: root, StateDir: filepath.Join(root, "state"), Runner: &fakeRunner{}, Services: fakeServices{}, DeadMan: DeadManSystemd,
 		Render: func(*policy.Network, string, RenderOptions) ([]File, error) { return files, nil }})
 	ctx := context.Background()

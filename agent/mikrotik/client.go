@@ -96,6 +96,14 @@ func isTrap(err error) bool {
 	return errors.As(err, &t)
 }
 
+// isMissingMenu reports whether err is the router saying the command or menu
+// does not exist (CONFORMANCE T1, T2), as opposed to refusing it for another
+// reason (T9: not enough permissions).
+func isMissingMenu(err error) bool {
+	var t *trap
+	return errors.As(err, &t) && strings.Contains(t.msg, "no such command")
+}
+
 func newClient(cfg Conn, log *zap.Logger) *client {
 	c := newSession(cfg, log)
 	n := cfg.ProbeSessions

@@ -3,7 +3,6 @@ package mikrotik
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,14 +12,14 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 	ros "github.com/tether-net/tether/render/routeros"
 )
 
 // ErrDeadmanFired says the router restored its prior state by itself: the
 // dead-man's deadline passed before the transaction was settled.
-var ErrDeadmanFired = fmt.Errorf("the router ran its dead-man: %w", agent.ErrDeadmanFired)
+var ErrDeadmanFired = fmt.Errorf("the router ran its dead-man: %w", contract.ErrDeadmanFired)
 
 // Options configure a Device. Conn is required; the rest are seams.
 type Options struct {
@@ -51,11 +50,6 @@ type Device struct {
 	owned    ownedMenus // menus plans read beyond the rendered ones
 }
 
-var (
-	_ agent.Device = (*Device)(nil)
-	_ agent.Prober = (*Device)(nil)
-)
-
 // New returns a Device; it connects lazily on the first call.
 func New(o Options) *Device {
 	d := &Device{log: o.Logger, now: o.Now, rand: o.Rand, render: o.Render, version: o.Version, rawAllow: o.RawMenusAllow}
@@ -82,13 +76,16 @@ func (d *Device) Close() error { return d.c.Close() }
 func (d *Device) Stats() Stats { return d.c.Stats() }
 
 // Plan renders the site and plans it against the router.
-func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*agent.Plan, error) {
+func (d *Device) Plan(ctx context.Context, n *policy.Network, site string) (*contract.Plan, error) {
 	cfg, err := d.renderSite(n, site)
 	if err != nil {
 		return nil, err
 	}
 	p, err := d.PlanConfig(ctx, cfg)
 	if err != nil {
+		if pe, ok := errors.AsType[*PrereqError](err); ok {
+			whereInSite(n.Sites[site], pe.Missing)
+		}
 		return nil, fmt.Errorf("plan %s: %w", site, err)
 	}
 	d.log.Debug("planned", zap.String("step", "plan"), zap.String("digest", p.Digest),
@@ -123,17 +120,13 @@ func (d *Device) renderSite(n *policy.Network, site string) (*ros.Config, error)
 	return cfg, nil
 }
 
-func (d *Device) newTxnID() string {
-	b := make([]byte, 4)
-	_, _ = io.ReadFull(d.rand, b)
-	return d.now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
-}
+func (d *Device) newTxnID() string { return contract.NewTxnID(d.now(), d.rand) }
 
 // DeadmanName is the name of a transaction's /system/script and
 // /system/scheduler on the router.
 func DeadmanName(txn string) string { return "tether-deadman-" + txn }
 
-func decodePlan(p *agent.Plan) (*doDoc, *undoDoc, error) {
+func decodePlan(p *contract.Plan) (*doDoc, *undoDoc, error) {
 	var do doDoc
 	var undo undoDoc
 	if err := json.Unmarshal(p.Do, &do); err != nil {
@@ -149,7 +142,7 @@ func decodePlan(p *agent.Plan) (*doDoc, *undoDoc, error) {
 // it restores the prior state through the API and disarms; if that fails
 // too the dead-man restores the router at the deadline. The error says
 // which.
-func (d *Device) Apply(ctx context.Context, p *agent.Plan, deadline time.Time) error {
+func (d *Device) Apply(ctx context.Context, p *contract.Plan, deadline time.Time) error {
 	if p.Empty() {
 		return nil
 	}
@@ -209,7 +202,7 @@ func needsRefs(u *undoDoc) bool {
 // and needs only the journaled plan. If the dead-man already fired, keep
 // returns ErrDeadmanFired (after finishing the restore, so the router is
 // never left half-way) and !keep logs that the router reverted itself.
-func (d *Device) Settle(ctx context.Context, p *agent.Plan, keep bool) error {
+func (d *Device) Settle(ctx context.Context, p *contract.Plan, keep bool) error {
 	if p.Empty() {
 		return nil
 	}

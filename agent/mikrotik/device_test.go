@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	ros "github.com/tether-net/tether/render/routeros"
 	"github.com/tether-net/tether/test/rossim"
 )
@@ -124,7 +124,7 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-func lines(p *agent.Plan) string {
+func lines(p *contract.Plan) string {
 	var out []string
 	for _, c := range p.Changes {
 		out = append(out, FormatChange(c))

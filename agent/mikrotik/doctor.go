@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -48,7 +48,7 @@ var minVersion = [2]int{7, 18}
 // cannot run because an earlier one failed (no login, no checks) is left
 // out; the failure says why. It writes nothing to the router but the
 // dead-man round trip, which removes itself.
-func Doctor(ctx context.Context, conn Conn, n *policy.Network, site string, o DoctorOptions) []agent.DoctorCheck {
+func Doctor(ctx context.Context, conn Conn, n *policy.Network, site string, o DoctorOptions) []contract.DoctorCheck {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -58,9 +58,9 @@ func Doctor(ctx context.Context, conn Conn, n *policy.Network, site string, o Do
 	if o.MaxSkew == 0 {
 		o.MaxSkew = 5 * time.Minute
 	}
-	var out []agent.DoctorCheck
+	var out []contract.DoctorCheck
 	add := func(name string, ok bool, detail, fix string) {
-		c := agent.DoctorCheck{Area: "routeros", Name: name, OK: ok, Detail: detail}
+		c := contract.DoctorCheck{Area: "routeros", Name: name, OK: ok, Detail: detail}
 		if !ok {
 			c.Fix = fix
 		}

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/test/rossim"
 )
 
@@ -64,7 +64,7 @@ func leastPrivilege(t *testing.T, sim *rossim.Sim, policy string) {
 	}
 }
 
-func failed(checks []agent.DoctorCheck) []string {
+func failed(checks []contract.DoctorCheck) []string {
 	var out []string
 	for _, c := range checks {
 		if !c.OK {
@@ -74,7 +74,7 @@ func failed(checks []agent.DoctorCheck) []string {
 	return out
 }
 
-func find(checks []agent.DoctorCheck, name string) *agent.DoctorCheck {
+func find(checks []contract.DoctorCheck, name string) *contract.DoctorCheck {
 	for i := range checks {
 		if checks[i].Name == name {
 			return &checks[i]

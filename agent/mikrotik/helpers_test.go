@@ -15,6 +15,8 @@ import (
 
 	"go.uber.org/zap"
 
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tether-net/tether/policy"
 	ros "github.com/tether-net/tether/render/routeros"
 	"github.com/tether-net/tether/test/rossim"
@@ -205,25 +207,10 @@ func state(s *rossim.Sim) map[string][]string {
 	return out
 }
 
+// diffState describes how two router states differ ("" when equal); a menu
+// that is empty counts the same as a menu that is absent.
 func diffState(a, b map[string][]string) string {
-	var out []string
-	for _, m := range slices.Sorted(maps.Keys(mergeKeys(a, b))) {
-		if !slices.Equal(a[m], b[m]) {
-			out = append(out, fmt.Sprintf("%s:\n  before: %s\n  after:  %s", m, strings.Join(a[m], "\n          "), strings.Join(b[m], "\n          ")))
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-func mergeKeys(a, b map[string][]string) map[string]bool {
-	m := map[string]bool{}
-	for k := range a {
-		m[k] = true
-	}
-	for k := range b {
-		m[k] = true
-	}
-	return m
+	return gocmp.Diff(a, b, cmpopts.EquateEmpty(), cmpopts.IgnoreMapEntries(func(_ string, rows []string) bool { return len(rows) == 0 }))
 }
 
 // foreign returns every row tether does not own, per menu, for checking

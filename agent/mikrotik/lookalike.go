@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 	ros "github.com/tether-net/tether/render/routeros"
 )
@@ -149,6 +149,9 @@ func keyValue(attr, v string, present bool) string {
 	if (attr == "routing-table" || attr == "table") && v == "" {
 		return "main"
 	}
+	if attr == "log" && norm(attr, v) == "false" {
+		return "" // RouterOS prints log=no on every rule; a rule that does not log says nothing
+	}
 	return norm(attr, v)
 }
 
@@ -288,7 +291,7 @@ func (d *Device) Lookalikes(ctx context.Context, n *policy.Network, site string)
 // as any plan. Disabled look-alikes are refused (adopting one would leave a
 // declared item switched off). The plan is empty when there is nothing to
 // adopt.
-func (d *Device) AdoptPlan(ctx context.Context, n *policy.Network, site string) (*agent.Plan, []Lookalike, error) {
+func (d *Device) AdoptPlan(ctx context.Context, n *policy.Network, site string) (*contract.Plan, []Lookalike, error) {
 	cfg, err := d.renderSite(n, site)
 	if err != nil {
 		return nil, nil, err
@@ -298,7 +301,7 @@ func (d *Device) AdoptPlan(ctx context.Context, n *policy.Network, site string) 
 		return nil, nil, err
 	}
 	var do, undo []Op
-	var chg []agent.Change
+	var chg []contract.Change
 	var menus []menuRead
 	var disabled []string
 	for _, l := range p.lookalikes {
@@ -311,7 +314,7 @@ func (d *Device) AdoptPlan(ctx context.Context, n *policy.Network, site string) 
 		// The inverse addresses the item by .id: its comment, the usual
 		// locator, is what the forward write changes.
 		undo = append(undo, Op{Op: "set", Path: l.Path, ID: l.ID, Ref: l.Ref, Attrs: []ros.Attr{{Name: "comment", Value: l.Comment}}})
-		chg = append(chg, agent.Change{Op: "set", Where: l.Path, What: l.ID,
+		chg = append(chg, contract.Change{Op: "set", Where: l.Path, What: l.ID,
 			Detail: fmt.Sprintf("adopt %s: comment: %s → %s", l.Ref, show("comment", l.Comment, true), show("comment", l.owner, true))})
 		if !slices.ContainsFunc(menus, func(m menuRead) bool { return m.Path == l.Path }) {
 			menus = append(menus, p.menus[l.Path].read)
@@ -320,7 +323,7 @@ func (d *Device) AdoptPlan(ctx context.Context, n *policy.Network, site string) 
 	if len(disabled) > 0 {
 		return nil, p.lookalikes, fmt.Errorf("adopt %s: cannot adopt:\n  %s", site, strings.Join(disabled, "\n  "))
 	}
-	plan := &agent.Plan{Site: site, Digest: digest(cfg), TxnID: d.newTxnID(), Changes: chg}
+	plan := &contract.Plan{Site: site, Digest: digest(cfg), TxnID: d.newTxnID(), Changes: chg}
 	if len(do) > 0 {
 		if plan.Do, err = json.Marshal(doDoc{Ops: do}); err != nil {
 			return nil, nil, fmt.Errorf("encode adopt plan: %w", err)

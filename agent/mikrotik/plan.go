@@ -9,11 +9,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	ros "github.com/tether-net/tether/render/routeros"
 )
 
-// Op is one write of a plan, as journaled in agent.Plan.Do and Undo.
+// Op is one write of a plan, as journaled in contract.Plan.Do and Undo.
 //
 // Forward ops (Do) address existing items by the .id read at plan time
 // (Ref) and place items before an existing .id (Before), so applying them
@@ -41,12 +41,12 @@ type Find struct {
 	Value string `json:"value"`
 }
 
-// doDoc is the JSON of agent.Plan.Do.
+// doDoc is the JSON of contract.Plan.Do.
 type doDoc struct {
 	Ops []Op `json:"ops"`
 }
 
-// undoDoc is the JSON of agent.Plan.Undo: the menus to re-read (with their
+// undoDoc is the JSON of contract.Plan.Undo: the menus to re-read (with their
 // .proplist) and the inverse ops. Settle(!keep) re-reads the menus and
 // writes only what differs from the prior state; the dead-man script is the
 // same ops in RouterOS script.
@@ -85,9 +85,11 @@ func (d *Device) readMenu(ctx context.Context, mr menuRead, optional bool) (*men
 	words := []string{mr.Path + "/print", "=.proplist=" + strings.Join(mr.Proplist, ",")}
 	rep, err := d.c.run(ctx, words...)
 	if err != nil {
-		if isTrap(err) && optional {
+		if optional && isMissingMenu(err) {
 			// A known menu this version lacks (/routing/bgp/instance on
-			// 7.18) holds nothing of ours.
+			// 7.18) holds nothing of ours. Any other refusal, such as
+			// "not enough permissions", is the operator's to fix: reading
+			// it as empty would plan to re-add what is there.
 			return &menu{read: mr}, nil
 		}
 		return nil, fmt.Errorf("read %s: %w", mr.Path, err)
@@ -119,7 +121,7 @@ type planner struct {
 	order []string // menu paths in dependency order
 	items []desired
 	do    []Op
-	chg   []agent.Change
+	chg   []contract.Change
 	// per path: live row refs matched to desired items, and refs of owned
 	// rows to remove or move (unstable for the inverse).
 	matched map[*row]bool
@@ -133,14 +135,16 @@ type planner struct {
 	lookalikes []Lookalike
 	claimed    map[*row]bool
 	rowKeys    map[*row]string
-	plan       *agent.Plan
+	plan       *contract.Plan
 }
 
 // PlanConfig plans a rendered configuration against the router: one read
-// per menu, then the difference. It refuses, with a *LookalikeError and
-// before anything is written, a plan that would add an item the router
-// already has under another owner.
-func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*agent.Plan, error) {
+// per menu, then the difference. It refuses, before anything is written,
+// with a *PrereqError a configuration that refers to interfaces, lists,
+// tables or anchor rules the router does not have, and with a
+// *LookalikeError a plan that would add an item the router already has
+// under another owner.
+func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*contract.Plan, error) {
 	p, err := d.plan(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -192,7 +196,7 @@ func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 	}
 	d.owned.note(rendered, p.menus, now, full)
 	p.items = effectiveAnchors(cfg.Items)
-	if err := p.diff(); err != nil {
+	if err := d.checkPrereqs(ctx, cfg, p); err != nil {
 		return nil, err
 	}
 	if err := d.otherInterfaces(ctx, p); err != nil {
@@ -212,7 +216,7 @@ func (d *Device) plan(ctx context.Context, cfg *ros.Config) (*planner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode inverse plan: %w", err)
 	}
-	p.plan = &agent.Plan{Site: cfg.Site, Digest: digest(cfg), TxnID: d.newTxnID(), Changes: p.chg}
+	p.plan = &contract.Plan{Site: cfg.Site, Digest: digest(cfg), TxnID: d.newTxnID(), Changes: p.chg}
 	if len(p.do) > 0 {
 		p.plan.Do, p.plan.Undo = doJSON, undoJSON
 	}
@@ -311,13 +315,13 @@ func (p *planner) diff() error {
 			}
 			o := Op{Op: "add", Path: it.Path, ID: it.ID, Attrs: it.Attrs, Before: before[i].ref}
 			p.do = append(p.do, o)
-			p.chg = append(p.chg, agent.Change{Op: "add", Where: it.Path, What: it.ID, Detail: attrLine(notInID(it.ID, it.Attrs)) + placeNote(before[i])})
+			p.chg = append(p.chg, contract.Change{Op: "add", Where: it.Path, What: it.ID, Detail: attrLine(notInID(it.ID, it.Attrs)) + placeNote(before[i])})
 		default:
 			p.set(it, r)
 			if before[i].move {
 				p.moved[r] = true
 				p.do = append(p.do, Op{Op: "move", Path: it.Path, ID: it.ID, Ref: r.ref, Before: before[i].ref})
-				p.chg = append(p.chg, agent.Change{Op: "move", Where: it.Path, What: it.ID, Detail: strings.TrimPrefix(placeNote(before[i]), " ")})
+				p.chg = append(p.chg, contract.Change{Op: "move", Where: it.Path, What: it.ID, Detail: strings.TrimPrefix(placeNote(before[i]), " ")})
 			}
 		}
 	}
@@ -328,7 +332,7 @@ func (p *planner) diff() error {
 			r := m.rows[j]
 			if p.removed[r] {
 				p.do = append(p.do, Op{Op: "remove", Path: m.read.Path, ID: r.id, Ref: r.ref})
-				p.chg = append(p.chg, agent.Change{Op: "remove", Where: m.read.Path, What: r.id})
+				p.chg = append(p.chg, contract.Change{Op: "remove", Where: m.read.Path, What: r.id})
 			}
 		}
 	}
@@ -362,7 +366,7 @@ func (p *planner) set(it *desired, r *row) {
 	if len(unset) > 0 {
 		p.unset[r] = unset
 	}
-	p.chg = append(p.chg, agent.Change{Op: "set", Where: it.Path, What: it.ID, Detail: strings.Join(detail, ", ")})
+	p.chg = append(p.chg, contract.Change{Op: "set", Where: it.Path, What: it.ID, Detail: strings.Join(detail, ", ")})
 }
 
 // place says where an added or moved item goes.
@@ -676,7 +680,7 @@ func show(attr, v string, present bool) string {
 //     ~ /ip/dns servers: 1.1.1.1 → 1.1.1.1,8.8.8.8
 //   - /ip/route dst-address=10.0.0.0/8 routing-table=main
 //     ↕ /ip/firewall/filter chain=input comment="tether: x" before defconf: drop …
-func FormatChange(c agent.Change) string {
+func FormatChange(c contract.Change) string {
 	sym := map[string]string{"add": "+", "set": "~", "remove": "-", "move": "↕"}[c.Op]
 	if sym == "" {
 		sym = c.Op

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -17,9 +17,9 @@ import (
 // takes about as long as its slowest check (an unanswered ping), not the
 // sum. Pings run on the client's probe sessions; menus shared by several
 // checks are read once per Probe call, on the main session.
-func (d *Device) Probe(ctx context.Context, checks []policy.Check) []agent.CheckResult {
+func (d *Device) Probe(ctx context.Context, checks []policy.Check) []contract.CheckResult {
 	pr := &prober{d: d, cache: map[string]*cached{}}
-	out := make([]agent.CheckResult, len(checks))
+	out := make([]contract.CheckResult, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Go(func() { out[i] = pr.run(ctx, c) })
@@ -28,7 +28,7 @@ func (d *Device) Probe(ctx context.Context, checks []policy.Check) []agent.Check
 	return out
 }
 
-func (p *prober) run(ctx context.Context, c policy.Check) agent.CheckResult {
+func (p *prober) run(ctx context.Context, c policy.Check) contract.CheckResult {
 	now := p.d.now()
 	var ok bool
 	var ev string
@@ -42,7 +42,7 @@ func (p *prober) run(ctx context.Context, c policy.Check) agent.CheckResult {
 	} else {
 		ok, ev = p.check(ctx, c)
 	}
-	return agent.CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev, At: now, Since: since}
+	return contract.CheckResult{Name: c.Name, Kind: string(c.Kind), OK: ok, Evidence: ev, At: now, Since: since}
 }
 
 // cached is one menu read shared by the checks of a round; done closes

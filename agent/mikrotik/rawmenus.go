@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -22,7 +22,7 @@ var guardedMenus = []string{
 }
 
 // checkRawMenus refuses a site whose raw items change a guarded menu that
-// allow does not name. The refusal wraps agent.ErrPermanent: the same commit
+// allow does not name. The refusal wraps contract.ErrPermanent: the same commit
 // will not become acceptable by retrying.
 func checkRawMenus(s *policy.Site, allow []string) error {
 	var bad []string
@@ -38,7 +38,7 @@ func checkRawMenus(s *policy.Site, allow []string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s: this agent does not let raw items change users, services, scripts or files; "+
-		"to allow it, list the menu in raw_menus_allow under [routeros] in the agent's config", agent.ErrPermanent, strings.Join(bad, "; "))
+		"to allow it, list the menu in raw_menus_allow under [routeros] in the agent's config", contract.ErrPermanent, strings.Join(bad, "; "))
 }
 
 // menuUnder returns the entry of menus that p is or lies under, or "".

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tether-net/tether/agent"
+	"github.com/tether-net/tether/agent/contract"
 	"github.com/tether-net/tether/policy"
 )
 
@@ -31,7 +31,7 @@ func TestRawMenusGuarded(t *testing.T) {
 
 	l := newLab(t, "7.20.8", false)
 	_, err := l.dev.Plan(context.Background(), withRaw(dns, user, sched), ex.site)
-	if !errors.Is(err, agent.ErrPermanent) {
+	if !errors.Is(err, contract.ErrPermanent) {
 		t.Fatalf("plan error %v, want a permanent refusal", err)
 	}
 	for _, want := range []string{`"backdoor" changes /user`, `"tick" changes /system/scheduler`, "raw_menus_allow"} {

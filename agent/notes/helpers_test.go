@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,36 +26,9 @@ func remoteURLs(tb testing.TB, remote string) map[string]string {
 	}
 }
 
-func gitEnv() []string {
-	return []string{
-		"HOME=" + os.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=Test Author",
-		"GIT_AUTHOR_EMAIL=author@example.test",
-		"GIT_COMMITTER_NAME=Test Committer",
-		"GIT_COMMITTER_EMAIL=committer@example.test",
-		"GIT_AUTHOR_DATE=2026-01-02T03:04:05Z",
-		"GIT_COMMITTER_DATE=2026-01-02T03:04:05Z",
-		"PATH=" + os.Getenv("PATH"),
-	}
-}
-
 func runGit(tb testing.TB, dir string, stdin []byte, args ...string) string {
 	tb.Helper()
-	full := append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.test",
-		"-c", "init.defaultBranch=main"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = gitEnv()
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return strings.TrimSpace(out.String())
+	return gittest.GitEnv(tb, dir, gittest.FixedDates, stdin, args...)
 }
 
 // newRemote makes a bare repository with n commits on main via fast-import

@@ -3,12 +3,12 @@ package notes
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // Result is the outcome of one attempt.
@@ -203,7 +203,7 @@ func (n *Note) sanitized() *Note {
 func (a Attempt) sanitized() Attempt {
 	a.Started = a.Started.UTC()
 	a.Finished = a.Finished.UTC()
-	a.Reason = Redact(a.Reason)
+	a.Reason = secret.Redact(a.Reason)
 	a.Errors = redactAll(a.Errors)
 	if a.Plan != nil {
 		p := *a.Plan
@@ -216,8 +216,8 @@ func (a Attempt) sanitized() Attempt {
 	if a.Checks != nil {
 		cs := make([]Check, len(a.Checks))
 		for i, c := range a.Checks {
-			c.Evidence = Redact(c.Evidence)
-			c.Target = Redact(c.Target)
+			c.Evidence = secret.Redact(c.Evidence)
+			c.Target = secret.Redact(c.Target)
 			cs[i] = c
 		}
 		a.Checks = cs
@@ -225,7 +225,7 @@ func (a Attempt) sanitized() Attempt {
 	if a.Witnesses != nil {
 		ws := make([]Witness, len(a.Witnesses))
 		for i, w := range a.Witnesses {
-			w.Evidence = Redact(w.Evidence)
+			w.Evidence = secret.Redact(w.Evidence)
 			ws[i] = w
 		}
 		a.Witnesses = ws
@@ -233,18 +233,13 @@ func (a Attempt) sanitized() Attempt {
 	return a
 }
 
-var userinfoRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@`)
-
-// Redact strips userinfo (user:password@, token@) from URLs in s.
-func Redact(s string) string { return userinfoRE.ReplaceAllString(s, "$1") }
-
 func redactAll(ss []string) []string {
 	if ss == nil {
 		return nil
 	}
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = Redact(s)
+		out[i] = secret.Redact(s)
 	}
 	return out
 }

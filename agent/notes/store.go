@@ -16,7 +16,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"go.uber.org/zap"
 
+	"github.com/tether-net/tether/agent/backoff"
 	"github.com/tether-net/tether/agent/gitsource/wire"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // Ref namespaces.
@@ -74,8 +76,8 @@ type Config struct {
 	AuthorName, AuthorEmail string
 	// Now is the clock for commit times; default time.Now.
 	Now func() time.Time
-	// Rand returns values in [0,1) for backoff jitter; required to be
-	// set for deterministic tests, default a time-seeded source.
+	// Rand returns values in [0,1) for backoff jitter; tests set it to be
+	// deterministic; default math/rand.
 	Rand func() float64
 	// Sleep waits between push attempts; default a context-aware timer.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -118,15 +120,6 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Rand == nil {
-		seed := uint64(time.Now().UnixNano())
-		cfg.Rand = func() float64 { // xorshift; jitter needs no quality
-			seed ^= seed << 13
-			seed ^= seed >> 7
-			seed ^= seed << 17
-			return float64(seed>>11) / (1 << 53)
-		}
-	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
@@ -154,7 +147,7 @@ func New(cfg Config) (*Store, error) {
 	case cfg.RemoteURL != "":
 		r, err := wire.New(cfg.RemoteURL, cfg.Auth, wire.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("notes store: %s: %w", Redact(cfg.RemoteURL), err)
+			return nil, fmt.Errorf("notes store: %s: %w", secret.Redact(cfg.RemoteURL), err)
 		}
 		s.remote = r
 	}
@@ -420,7 +413,7 @@ func (s *Store) Push(ctx context.Context) error {
 		}
 		if lastErr != nil && remote == lastRemote {
 			// The push failed but nobody moved the ref: not a race.
-			return fmt.Errorf("push notes to %s: %w", Redact(s.cfg.RemoteURL), lastErr)
+			return fmt.Errorf("push notes to %s: %w", secret.Redact(s.cfg.RemoteURL), lastErr)
 		}
 		if local == remote {
 			return nil
@@ -449,11 +442,7 @@ func (s *Store) Push(ctx context.Context) error {
 }
 
 func (s *Store) backoff(attempt int) time.Duration {
-	d := s.cfg.Backoff << (attempt - 1)
-	if d > s.cfg.MaxBackoff || d <= 0 {
-		d = s.cfg.MaxBackoff
-	}
-	return d/2 + time.Duration(s.cfg.Rand()*float64(d/2))
+	return backoff.Policy{First: s.cfg.Backoff, Max: s.cfg.MaxBackoff}.Wait(attempt, s.cfg.Rand)
 }
 
 // reconcile makes the local ref contain the remote's notes: nothing to do
@@ -463,10 +452,10 @@ func (s *Store) reconcile(ctx context.Context, local, remote plumbing.Hash) (plu
 	if remote.IsZero() {
 		return local, nil
 	}
-	if ok, err := isAncestor(ctx, s.repo, remote, local); err != nil || ok {
+	if ok, err := wire.Reaches(ctx, s.repo.Storer, local, remote); err != nil || ok {
 		return local, err
 	}
-	if ok, err := isAncestor(ctx, s.repo, local, remote); err != nil {
+	if ok, err := wire.Reaches(ctx, s.repo.Storer, remote, local); err != nil {
 		return local, err
 	} else if ok {
 		if err := s.setRef(s.ref, local, remote); err != nil {
@@ -564,46 +553,4 @@ func (s *Store) Pending(ctx context.Context) (int, error) {
 // History is History for the store's repository.
 func (s *Store) History(ctx context.Context, head plumbing.Hash, limit int, sites ...string) ([]Entry, error) {
 	return History(ctx, s.repo, head, limit, sites...)
-}
-
-func isAncestor(ctx context.Context, repo *git.Repository, anc, tip plumbing.Hash) (bool, error) {
-	found := false
-	err := walkCommits(ctx, repo, tip, func(c *object.Commit) bool {
-		if c.Hash == anc {
-			found = true
-		}
-		return !found
-	})
-	return found, err
-}
-
-// walkCommits visits commits reachable from tip breadth-first, each once;
-// visit returns false to not follow a commit's parents. It stops early once
-// visit has returned false for the tip's whole frontier.
-func walkCommits(ctx context.Context, repo *git.Repository, tip plumbing.Hash, visit func(*object.Commit) bool) error {
-	seen := map[plumbing.Hash]struct{}{tip: {}}
-	queue := []plumbing.Hash{tip}
-	for n := 0; len(queue) > 0; n++ {
-		if n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		h := queue[0]
-		queue = queue[1:]
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			return fmt.Errorf("load notes commit %s: %w", h, err)
-		}
-		if !visit(c) {
-			continue
-		}
-		for _, p := range c.ParentHashes {
-			if _, ok := seen[p]; !ok {
-				seen[p] = struct{}{}
-				queue = append(queue, p)
-			}
-		}
-	}
-	return nil
 }

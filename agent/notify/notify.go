@@ -7,7 +7,7 @@
 // newest message and counts it. Credentials come from files read once at
 // start-up; they are sent as headers and never logged. The message carries
 // nothing secret: free text (reasons, evidence, errors) passes through
-// notes.Redact like the outcome notes do.
+// secret.Redact like the outcome notes do.
 package notify
 
 import (
@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,7 +27,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent"
-	"github.com/tether-net/tether/agent/notes"
+	"github.com/tether-net/tether/agent/backoff"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // Body formats.
@@ -71,7 +71,6 @@ type Notifier struct {
 	o       Options
 	results map[string]bool
 	queue   chan Message
-	jitter  func(time.Duration) time.Duration
 }
 
 // New checks the options and builds a notifier; Run delivers.
@@ -117,10 +116,7 @@ func New(o Options) (*Notifier, error) {
 	if o.Dropped == nil {
 		o.Dropped = func(string) {}
 	}
-	n := &Notifier{o: o, results: map[string]bool{}, queue: make(chan Message, o.QueueSize),
-		// Full jitter over the upper half: agents that lost the same
-		// receiver at the same moment do not retry in lockstep.
-		jitter: func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }}
+	n := &Notifier{o: o, results: map[string]bool{}, queue: make(chan Message, o.QueueSize)}
 	for _, r := range o.Results {
 		n.results[r] = true
 	}
@@ -166,7 +162,7 @@ func (n *Notifier) deliver(ctx context.Context, m Message) {
 		return
 	}
 	log := n.o.Log.With(zap.String("result", m.Result), zap.String("commit", m.Commit), zap.String("receiver", n.receiver()))
-	wait := n.o.Backoff
+	retryWait := backoff.Policy{First: n.o.Backoff, Max: n.o.MaxBackoff}
 	for attempt := 1; ; attempt++ {
 		status, err := n.post(ctx, body, ctype, m)
 		if err == nil && status < 300 {
@@ -183,7 +179,7 @@ func (n *Notifier) deliver(ctx context.Context, m Message) {
 			return
 		}
 		log.Debug("notification failed, retrying", zap.Int("attempt", attempt), zap.Error(err))
-		t := time.NewTimer(n.jitter(wait))
+		t := time.NewTimer(retryWait.Wait(attempt, nil))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -191,7 +187,6 @@ func (n *Notifier) deliver(ctx context.Context, m Message) {
 			return
 		case <-t.C:
 		}
-		wait = min(2*wait, n.o.MaxBackoff)
 	}
 }
 
@@ -272,16 +267,16 @@ type FailedCheck struct {
 // NewMessage extracts the notification from an outcome.
 func NewMessage(out *agent.Outcome) Message {
 	m := Message{Site: out.Site, Host: out.Host, AgentVersion: out.Version, TxnID: out.TxnID,
-		Commit: out.Commit, Result: out.Result, Reason: notes.Redact(out.Reason),
+		Commit: out.Commit, Result: out.Result, Reason: secret.Redact(out.Reason),
 		Started: out.Started, Finished: out.Finished, Plan: out.Summary}
 	for _, c := range out.Checks {
 		if !c.OK {
 			m.FailingChecks = append(m.FailingChecks, FailedCheck{Name: c.Name, Kind: c.Kind,
-				Evidence: notes.Redact(c.Evidence), MustPass: c.MustPass, Judged: c.Judged})
+				Evidence: secret.Redact(c.Evidence), MustPass: c.MustPass, Judged: c.Judged})
 		}
 	}
 	for _, e := range out.Errors {
-		m.Errors = append(m.Errors, notes.Redact(e))
+		m.Errors = append(m.Errors, secret.Redact(e))
 	}
 	return m
 }

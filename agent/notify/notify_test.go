@@ -263,25 +263,6 @@ func TestGivesUp(t *testing.T) {
 	}
 }
 
-// The backoff grows and is jittered within [d/2, d].
-func TestBackoffJitter(t *testing.T) {
-	n, err := New(Options{URL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[time.Duration]bool{}
-	for range 200 {
-		j := n.jitter(time.Second)
-		if j < 500*time.Millisecond || j > time.Second {
-			t.Fatalf("jitter(1s) = %v, outside [0.5s, 1s]", j)
-		}
-		seen[j] = true
-	}
-	if len(seen) < 100 {
-		t.Errorf("only %d distinct waits in 200: not jittered", len(seen))
-	}
-}
-
 func TestNewRefuses(t *testing.T) {
 	for _, c := range []struct{ url, format, want string }{
 		{"ftp://x/y", "", "http:// or https://"},

@@ -95,8 +95,8 @@ type File struct {
 
 // Action is how a changed file takes effect.
 type Action struct {
-	Kind   string // one of the Act* constants; "" means nothing to run
-	Target string // interface, unit, socket or file the action applies to
+	Kind   string `json:"kind,omitempty"`   // one of the Act* constants; "" means nothing to run
+	Target string `json:"target,omitempty"` // interface, unit, socket or file the action applies to
 }
 
 // header starts every rendered file so an operator who opens it knows not to

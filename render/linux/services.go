@@ -329,13 +329,28 @@ func (r *renderer) networkd() {
 				b.line(0, "Address=%s", a.Address)
 			}
 		}
-		if i.IPv6Token != "" {
+		if i.IPv6PrivacyExtensions != "" {
+			b.line(0, "IPv6PrivacyExtensions=%s", i.IPv6PrivacyExtensions)
+		}
+		if i.IPv6Token != "" || i.IPv6UseRedirect != nil {
 			if !i.AcceptRA {
-				r.warnf("interface %s: ipv6_token has no effect without accept_ra", i.Name)
+				var keys []string
+				if i.IPv6Token != "" {
+					keys = append(keys, "ipv6_token")
+				}
+				if i.IPv6UseRedirect != nil {
+					keys = append(keys, "ipv6_use_redirect")
+				}
+				r.warnf("interface %s: %s has no effect without accept_ra", i.Name, strings.Join(keys, " and "))
 			}
 			b.line(0, "")
 			b.line(0, "[IPv6AcceptRA]")
-			b.line(0, "Token=%s", i.IPv6Token)
+			if i.IPv6Token != "" {
+				b.line(0, "Token=%s", i.IPv6Token)
+			}
+			if i.IPv6UseRedirect != nil {
+				b.line(0, "UseRedirect=%s", yn(*i.IPv6UseRedirect))
+			}
 		}
 		r.add(File{Path: path.Join(NetworkdDir, fmt.Sprintf("50-tether-%s.network", i.Name)), Mode: 0o644, Content: b.Bytes(),
 			Activate: Action{Kind: ActNetworkdReload, Target: i.Name}})

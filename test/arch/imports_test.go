@@ -59,3 +59,29 @@ func TestForbiddenListCatchesOS(t *testing.T) {
 		t.Fatal("os must be forbidden")
 	}
 }
+
+// TestBackendsDoNotImportTheLoop keeps the promise in agent/device.go: device
+// backends depend on agent/contract, never on the transaction loop.
+func TestBackendsDoNotImportTheLoop(t *testing.T) {
+	const loop = "github.com/tether-net/tether/agent"
+	for _, dir := range []string{"../../agent/mikrotik", "../../agent/linuxhost"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no Go files in %s (%v)", dir, err)
+		}
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				if p, _ := strconv.Unquote(imp.Path.Value); p == loop {
+					t.Errorf("%s imports %s; use agent/contract for the shared values", path, loop)
+				}
+			}
+		}
+	}
+}

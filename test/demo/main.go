@@ -111,7 +111,8 @@ func routerosDemo(ctx context.Context) error {
 
 	section("2. Two RouterOS routers (API simulators) and a config repo")
 	for site, version := range map[string]string{"relay": "7.20.8", "home": "7.22.3"} {
-		sim, err := rossim.New(rossim.Config{Version: version})
+		// The relay is a CHR (defconf = false in its site): it boots bare.
+		sim, err := rossim.New(rossim.Config{Version: version, Bare: site == "relay"})
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,21 @@
 //     real Linux relay; the simulator runs with a real dataplane
 //     (test/rossim/linuxdp) in its lab host, so the tunnel, the pings and
 //     the NDP proxy carry real packets; agent revert and router dead-man (5).
+//   - ula_vrrp_test.go: ula-mesh site A's two edge routers and a LAN host on
+//     one segment, with tether's rendered keepalived/radvd/nftables and the
+//     real daemons: VRRP failover, router advertisements and SLAAC (issue
+//     16). It runs the rendered files, not agents.
+//
+// And of issue 16 (every seed write-up end to end):
+//
+//   - multitunnel_test.go: multi-tunnel — the router (simulator with a real
+//     dataplane) and the Linux exit node, the VPN provider and mesh server
+//     as wg-quick far ends, client B on its rendered profile relayed to
+//     client A; a key typo reverted, the next commit applied, history read.
+//   - roadwarrior_test.go: road-warrior-s2s — two simulated sites with LAN
+//     hosts and a laptop on its rendered profile; a commit refused for a
+//     missing bridge-trunk, LAN-to-LAN and road-warrior pings, a key typo
+//     reverted, the next commit applied, history read.
 //
 // Every scenario is bounded by a context deadline and removes what it
 // created. It does not test units of the agent (their own packages do) and

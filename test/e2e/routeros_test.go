@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/test/rossim"
 )
@@ -46,7 +47,8 @@ func newROSNet(t *testing.T, ctx context.Context, o rosOptions) *rosNet {
 	n := &rosNet{world: newWorld(t), ctx: ctx, sims: map[string]*rossim.Sim{}, keys: map[string]string{},
 		start: localStart(ctx), agents: map[string]*agentProc{}, opts: o}
 	for site, version := range map[string]string{"relay": "7.20.8", "home": "7.22.3"} {
-		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf})
+		// The relay is a CHR (defconf = false in its site): it boots bare.
+		sim, err := rossim.New(rossim.Config{Version: version, Logf: t.Logf, Bare: site == "relay"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,28 +230,9 @@ func snapshot(t *testing.T, sim *rossim.Sim) string {
 	return b.String()
 }
 
+// diffLines shows how two router exports differ, line by line.
 func diffLines(a, b string) string {
-	in := func(s string) map[string]bool {
-		m := map[string]bool{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l] = true
-		}
-		return m
-	}
-	ma, mb := in(a), in(b)
-	var out []string
-	for l := range ma {
-		if !mb[l] {
-			out = append(out, "- "+l)
-		}
-	}
-	for l := range mb {
-		if !ma[l] {
-			out = append(out, "+ "+l)
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
+	return cmp.Diff(strings.Split(a, "\n"), strings.Split(b, "\n"))
 }
 
 // bgpDefault reports whether home has learnt ::/0 by BGP.

@@ -32,9 +32,13 @@ import (
 //     PublicKey has had a real handshake in the last 3 minutes. The far end's
 //     WireGuard fields (AcceptKey, Endpoint*, DialsIn, HandshakeAfter) are
 //     then ignored; Down still stops its session.
-//   - Firewall rules are not realised (nothing is filtered), nor are bridge
-//     ports, VLAN tagging or routing tables other than main. Whether packets
-//     are forwarded between interfaces is up to the stack (in a lab:
+//   - The firewall (filter, nat and mangle rules of both families, address
+//     lists, interface lists) and policy routing (routing tables with fib,
+//     their static routes, routing rules) are part of the snapshot; a
+//     dataplane realises them with RouterOS's semantics (package linuxdp:
+//     nftables and ip rule; CONFORMANCE.md lists what is followed). Bridge
+//     ports and VLAN tagging are not realised. Whether packets are
+//     forwarded between interfaces is up to the stack (in a lab:
 //     lab.HostSpec.Forward).
 //
 // Time: handshake ages are computed against Config.Clock, so a real
@@ -72,8 +76,56 @@ type DataplaneConfig struct {
 	// Addresses are the static /ip/address and /ipv6/address rows.
 	Addresses []DataplaneAddress
 	// Routes are the static (non-dynamic) /ip/route and /ipv6/route rows
-	// of routing table main.
+	// of routing table main and of the tables in RoutingTables.
 	Routes []DataplaneRoute
+	// Firewall holds the filter, nat and mangle rules of /ip/firewall then
+	// /ipv6/firewall, each table in list order (the order RouterOS
+	// evaluates a chain in).
+	Firewall []DataplaneFirewallRule
+	// AddressLists are the /ip and /ipv6 firewall address-list entries.
+	AddressLists []DataplaneAddressListEntry
+	// InterfaceLists maps every interface list, the builtin all, none,
+	// static and dynamic included, to its members (interface names, sorted),
+	// include= and exclude= resolved and disabled members left out.
+	InterfaceLists map[string][]string
+	// RoutingTables are the /routing/table rows other than main that have
+	// fib (only those reach the forwarding plane), in table order.
+	RoutingTables []string
+	// RoutingRules are the /routing/rule rows in list order.
+	RoutingRules []DataplaneRoutingRule
+}
+
+// DataplaneFirewallRule is one firewall filter, nat or mangle row.
+type DataplaneFirewallRule struct {
+	Family int    // 4: /ip/firewall, 6: /ipv6/firewall
+	Table  string // "filter", "nat" or "mangle"
+	// Attrs are the row's attributes as RouterOS prints them (chain,
+	// action, matchers, action parameters, comment), without .id, the
+	// counters and the read-only flags.
+	Attrs    map[string]string
+	Disabled bool
+}
+
+// DataplaneAddressListEntry is one firewall address-list row. Address is
+// as configured: an address, a prefix, a range "a-b" or a DNS name.
+type DataplaneAddressListEntry struct {
+	Family   int // 4 or 6
+	List     string
+	Address  string
+	Disabled bool
+}
+
+// DataplaneRoutingRule is one /routing/rule row; empty fields match
+// anything.
+type DataplaneRoutingRule struct {
+	SrcAddress  netip.Prefix
+	DstAddress  netip.Prefix
+	RoutingMark string
+	Interface   string
+	Action      string // lookup, lookup-only-in-table, drop, unreachable
+	Table       string
+	MinPrefix   int // -1: unset
+	Disabled    bool
 }
 
 // DataplaneWireGuard is one /interface/wireguard row with its peers.
@@ -108,7 +160,10 @@ type DataplaneLink struct {
 
 // DataplaneAddress is one /ip/address or /ipv6/address row.
 type DataplaneAddress struct {
-	Address   netip.Prefix // the router's address and prefix length, e.g. fd00:1::2/64
+	Address netip.Prefix // the router's address and prefix length, e.g. fd00:1::2/64
+	// Peer is the far end of an IPv4 point-to-point address: RouterOS's
+	// network= when it is not the address's own network.
+	Peer      netip.Addr
 	Interface string
 	Disabled  bool
 }
@@ -121,6 +176,7 @@ type DataplaneRoute struct {
 	Gateway   netip.Addr // invalid when the gateway is an interface only
 	Interface string     // "" when the gateway is an address only
 	Distance  int        // 1..255; the Linux metric
+	Table     string     // "" for main, else one of RoutingTables
 	Blackhole bool
 	Disabled  bool
 }
@@ -275,7 +331,11 @@ func (s *Sim) dataplaneConfig() DataplaneConfig {
 			if !ok || it.derived != "" || a["dynamic"] == "true" || s.iface(a["interface"]) == nil {
 				continue
 			}
-			cfg.Addresses = append(cfg.Addresses, DataplaneAddress{Address: pfx, Interface: a["interface"], Disabled: a["disabled"] == "true"})
+			da := DataplaneAddress{Address: pfx, Interface: a["interface"], Disabled: a["disabled"] == "true"}
+			if n, err := netip.ParseAddr(a["network"]); err == nil && pfx.Addr().Is4() && n.Is4() && n != pfx.Masked().Addr() {
+				da.Peer = n
+			}
+			cfg.Addresses = append(cfg.Addresses, da)
 			used[a["interface"]] = true
 		}
 	}
@@ -296,6 +356,7 @@ func (s *Sim) dataplaneConfig() DataplaneConfig {
 			cfg.Links = append(cfg.Links, DataplaneLink{Name: a["name"], Type: a["type"], Disabled: a["disabled"] == "true"})
 		}
 	}
+	s.dataplaneFirewall(&cfg)
 	return cfg
 }
 
@@ -304,10 +365,13 @@ func (s *Sim) dataplaneRoute(menu string, it *item) (DataplaneRoute, bool) {
 	if it.derived != "" || a["dynamic"] == "true" {
 		return DataplaneRoute{}, false
 	}
-	if t := a["routing-table"]; t != "" && t != "main" {
-		return DataplaneRoute{}, false
-	}
 	r := DataplaneRoute{Blackhole: hasFlag(a, "blackhole"), Disabled: a["disabled"] == "true", Distance: 1}
+	if t := a["routing-table"]; t != "" && t != "main" {
+		if tb := s.findByName("/routing/table", t); tb == nil || !hasFlag(tb.attrs, "fib") || tb.attrs["disabled"] == "true" {
+			return DataplaneRoute{}, false // not in the forwarding plane
+		}
+		r.Table = t
+	}
 	if d, err := strconv.Atoi(a["distance"]); err == nil {
 		r.Distance = d
 	}

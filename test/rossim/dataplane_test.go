@@ -89,11 +89,11 @@ func TestDataplaneApplyOnChange(t *testing.T) {
 		{[]string{"/interface/wireguard/peers/add", "=interface=wg0", "=public-key=" + relayPub, "=endpoint-address=198.51.100.6",
 			"=endpoint-port=51820", "=allowed-address=fd00:7e7e::1/128,10.7.0.1/32", "=persistent-keepalive=25"}, 1},
 		{[]string{"/ipv6/address/add", "=address=fd00:7e7e::2/64", "=interface=wg0"}, 1},
-		{[]string{"/interface/bridge/add", "=name=bridge1"}, 0}, // no address yet: not realised
+		{[]string{"/interface/bridge/add", "=name=bridge1"}, 1}, // no link yet (no address), but it joins the interface lists all and static
 		{[]string{"/ip/address/add", "=address=10.99.0.1/24", "=interface=bridge1"}, 1},
 		{[]string{"/ipv6/route/add", "=dst-address=fd00:77::/64", "=gateway=fd00:7e7e::1", "=distance=5"}, 1},
 		{[]string{"/system/identity/set", "=name=home"}, 0},
-		{[]string{"/ip/firewall/filter/add", "=chain=input", "=action=drop"}, 0}, // firewall is not realised
+		{[]string{"/ip/firewall/filter/add", "=chain=input", "=action=drop"}, 1}, // the firewall is part of the snapshot
 		{[]string{"/interface/wireguard/peers/print"}, 0},
 		{[]string{"/interface/wireguard/set", "=numbers=wg0", "=listen-port=13231"}, 0}, // same value
 		{[]string{"/interface/wireguard/set", "=numbers=wg0", "=mtu=1380"}, 1},
@@ -128,6 +128,13 @@ func TestDataplaneApplyOnChange(t *testing.T) {
 	wantRoutes := []DataplaneRoute{{Dst: netip.MustParsePrefix("fd00:77::/64"), Gateway: netip.MustParseAddr("fd00:7e7e::1"), Distance: 5}}
 	if !slices.Equal(cfg.Routes, wantRoutes) {
 		t.Errorf("routes %+v (connected routes must not be there)", cfg.Routes)
+	}
+	if len(cfg.Firewall) != 1 || cfg.Firewall[0].Family != 4 || cfg.Firewall[0].Table != "filter" ||
+		cfg.Firewall[0].Attrs["chain"] != "input" || cfg.Firewall[0].Attrs["action"] != "drop" || cfg.Firewall[0].Attrs["bytes"] != "" {
+		t.Errorf("firewall %+v", cfg.Firewall)
+	}
+	if all := cfg.InterfaceLists["all"]; !slices.Contains(all, "bridge1") || !slices.Contains(all, "wg0") || !slices.Contains(all, "ether1") {
+		t.Errorf("interface list all %v", all)
 	}
 
 	// A failed Apply is retried on a later refresh, not on every command.

@@ -65,9 +65,11 @@
 //     realised in a real stack (wireguard-go, ip) whenever the configuration
 //     changes; peers' last-handshake, rx, tx and current endpoint and /ping
 //     answers then come from it; BGP sessions stay modelled but need the
-//     real handshake. Firewall, bridge ports and VLAN tagging are not
-//     realised. A simulated router can so tunnel to real Linux hosts in a
-//     lab.
+//     real handshake. The firewall (filter, nat, mangle mark-routing,
+//     address and interface lists) is realised as an nftables table and
+//     policy routing (fib tables, routing rules, routing marks) as Linux
+//     tables and ip rules. Bridge ports and VLAN tagging are not realised.
+//     A simulated router can so tunnel to real Linux hosts in a lab.
 //   - Time: an injected Clock; Advance steps a *ManualClock one second at a
 //     time and runs /system/scheduler jobs (one-shot start-date/start-time,
 //     startup, interval) whose on-event names a /system/script or is inline.
@@ -77,8 +79,8 @@
 //
 // What it does not do: no TLS (api-ssl), no MD5 challenge login, no
 // follow/listen prints, no `where`/`from` on print, no find command, no
-// outbound BGP announcements, no firewall evaluation, no packet forwarding
-// without a Dataplane;
+// outbound BGP announcements, no firewall evaluation and no packet
+// forwarding without a Dataplane;
 // commands other than the ones above trap with "rossim: … not simulated".
 // Trap messages follow RouterOS's where a public source records them;
 // test/rossim/CONFORMANCE.md lists each behaviour with its source and test,

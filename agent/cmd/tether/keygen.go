@@ -13,6 +13,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/tether-net/tether/agent/config"
+	"github.com/tether-net/tether/agent/safefile"
 )
 
 func init() {
@@ -103,27 +104,7 @@ func ensureKey(dir, iface string, force bool) (pub string, created bool, err err
 	if err != nil {
 		return "", false, err
 	}
-	tmp, err := os.CreateTemp(dir, "."+iface+".key.*")
-	if err != nil {
-		return "", false, err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return "", false, err
-	}
-	if _, err := tmp.WriteString(k.String() + "\n"); err != nil {
-		tmp.Close()
-		return "", false, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", false, err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", false, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := safefile.Write(path, []byte(k.String()+"\n"), 0o600); err != nil {
 		return "", false, err
 	}
 	return k.PublicKey().String(), true, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/tether-net/tether/agent/config"
 	"github.com/tether-net/tether/agent/metrics"
 	"github.com/tether-net/tether/agent/notify"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 // newNotifier builds the [notify] webhook client, reading its credential
@@ -22,7 +23,7 @@ func newNotifier(c config.Notify, log *zap.Logger, m *metrics.Metrics) (*notify.
 		return nil, err
 	}
 	if c.TokenFile != "" {
-		token, err := config.ReadSecret(c.TokenFile)
+		token, err := secret.Read(c.TokenFile)
 		if err != nil || token == "" {
 			return nil, fmt.Errorf("notify.token_file must hold a token: %v", err)
 		}

@@ -24,6 +24,8 @@ import (
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/agent/notify"
 	"github.com/tether-net/tether/agent/sdnotify"
+	"github.com/tether-net/tether/agent/secret"
+	"github.com/tether-net/tether/agent/webhook"
 )
 
 func init() {
@@ -210,12 +212,12 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}()
 	if s.cfg.Webhook.Listen != "" {
-		secret, err := config.ReadSecret(s.cfg.Webhook.SecretFile)
+		secret, err := secret.Read(s.cfg.Webhook.SecretFile)
 		if err != nil || secret == "" {
 			fmt.Fprintf(env.stderr, "tether run: webhook.secret_file must hold a secret: %v\n", err)
 			return 1
 		}
-		srv := agent.NewWebhookServer(s.cfg.Webhook.Listen, secret, kick)
+		srv := webhook.NewServer(s.cfg.Webhook.Listen, secret, kick)
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("webhook server stopped", zap.Error(err))
@@ -238,7 +240,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	notify := sdnotify.FromEnv()
 	s.obs.sd, s.obs.states, s.obs.poll = notify, s.agent.States, s.cfg.PollInterval.Duration
 	go s.obs.watchdog(ctx, notify, 2*(s.cfg.PollInterval.Duration+10*time.Minute))
-	s.log.Info("agent started", zap.String("step", "start"), zap.String("repo", gitsource.RedactURL(s.cfg.Repo)), zap.Duration("poll_interval", s.cfg.PollInterval.Duration))
+	s.log.Info("agent started", zap.String("step", "start"), zap.String("repo", secret.Redact(s.cfg.Repo)), zap.Duration("poll_interval", s.cfg.PollInterval.Duration))
 	// READY=1 only once an interrupted transaction is finished or undone
 	// (tether.service's TimeoutStartSec allows for it); Run recovers again,
 	// which is a no-op after a success and a retry after a failure.
@@ -266,7 +268,7 @@ func routerOSConn(rc config.RouterOS) (mikrotik.Conn, error) {
 	if rc.Address == "" {
 		return mikrotik.Conn{}, errors.New("routeros.address is required (host:port, 8729 for api-ssl)")
 	}
-	pw, err := config.ReadSecret(rc.PasswordFile)
+	pw, err := secret.Read(rc.PasswordFile)
 	if err != nil {
 		return mikrotik.Conn{}, fmt.Errorf("routeros password: %w", err)
 	}

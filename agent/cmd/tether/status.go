@@ -12,6 +12,7 @@ import (
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/config"
 	"github.com/tether-net/tether/agent/gitsource"
+	"github.com/tether-net/tether/agent/secret"
 )
 
 func init() {
@@ -60,7 +61,7 @@ func runStatus(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	w := env.stdout
 	fmt.Fprintf(w, "site:      %s\n", cfg.Site)
-	fmt.Fprintf(w, "repo:      %s (branch %s, path %s)\n", gitsource.RedactURL(cfg.Repo), cfg.Branch, cfg.Path)
+	fmt.Fprintf(w, "repo:      %s (branch %s, path %s)\n", secret.Redact(cfg.Repo), cfg.Branch, cfg.Path)
 	fmt.Fprintf(w, "desired:   %s\n", desired)
 	fmt.Fprintf(w, "running:   %s\n", orNone(st.Running))
 	if st.LastResult != "" {

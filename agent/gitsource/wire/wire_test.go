@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,18 +22,7 @@ import (
 
 func runGit(tb testing.TB, dir string, stdin []byte, args ...string) string {
 	tb.Helper()
-	cmd := exec.Command("git", append([]string{"-c", "user.name=T", "-c", "user.email=t@example.test"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + os.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "PATH=" + os.Getenv("PATH")}
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return strings.TrimSpace(out.String())
+	return gittest.Git(tb, dir, stdin, args...)
 }
 
 // remoteRepo makes root/net.git with commits on main and `extra` more refs

@@ -13,11 +13,19 @@
 // links it did not create (a lab's eth0, via Options.LinkNames) are
 // remembered. Everything else in the namespace is left alone.
 //
-// Not realised: firewall, NAT, bridge ports and VLAN tagging (a bridge is
-// just a dummy holding addresses), routing tables other than main, ECMP
-// (the first gateway is used), IPv4 point-to-point "network" peers.
-// Forwarding is left as the namespace has it (lab.HostSpec.Forward turns it
-// on), since it is namespace-wide state Apply did not create.
+// The firewall (filter, nat, mangle, address and interface lists) becomes
+// the nftables table NFTable, replaced whole in one `nft -f` on every
+// change; routing tables with fib are Linux tables numbered from
+// firstTableID, holding their static routes; routing rules and routing
+// marks become ip rules (protocol RouteProto). firewall.go has the
+// translation, CONFORMANCE.md the RouterOS semantics it follows.
+//
+// Not realised: bridge ports and VLAN tagging (a bridge is just a dummy
+// holding addresses), ECMP (the first gateway is used), the raw table and
+// firewall matchers outside firewall.go's list (such a rule is left out and
+// reported through Logf). Forwarding is left as the namespace has it
+// (lab.HostSpec.Forward turns it on), since it is namespace-wide state
+// Apply did not create.
 package linuxdp
 
 import (
@@ -77,6 +85,9 @@ type Dataplane struct {
 	added  map[addrKey]bool                           // addresses added to links Apply did not create
 	// noDummy: the kernel has no dummy link type; empty bridges stand in.
 	noDummy bool
+	nft     string   // the ruleset last loaded: "" none, "\x00" unknown (a load failed)
+	rules   []string // the ip rules last added, one line each; nil unknown
+	warned  map[string]bool
 }
 
 var _ rossim.Dataplane = (*Dataplane)(nil)
@@ -84,7 +95,8 @@ var _ rossim.Dataplane = (*Dataplane)(nil)
 // New returns a Dataplane that runs its commands through r.
 func New(r Runner, o Options) *Dataplane {
 	d := &Dataplane{r: r, logf: o.Logf, names: o.LinkNames,
-		procs: map[string]Process{}, peers: map[string]map[string]rossim.DataplanePeer{}, added: map[addrKey]bool{}}
+		procs: map[string]Process{}, peers: map[string]map[string]rossim.DataplanePeer{}, added: map[addrKey]bool{},
+		warned: map[string]bool{}}
 	if d.logf == nil {
 		d.logf = func(string, ...any) {}
 	}
@@ -115,11 +127,13 @@ func (d *Dataplane) foreignByName(linux string) bool {
 type addrKey struct {
 	dev  string
 	addr netip.Prefix
+	peer netip.Addr // IPv4 point-to-point: the far end (RouterOS network=)
 }
 
 type routeKey struct {
 	dst    netip.Prefix
 	metric int
+	table  int // Linux table number; 254 is main
 }
 
 // plan is the effective configuration: disabled rows and everything on
@@ -129,6 +143,7 @@ type plan struct {
 	dummies []string
 	addrs   []addrKey
 	routes  map[routeKey]rossim.DataplaneRoute
+	tables  map[string]int
 	errs    []error
 }
 
@@ -139,6 +154,7 @@ func validLinkName(s string) bool {
 func (d *Dataplane) plan(cfg rossim.DataplaneConfig) plan {
 	var p plan
 	p.routes = map[routeKey]rossim.DataplaneRoute{}
+	p.tables = tableIDs(cfg.RoutingTables)
 	off := map[string]bool{} // RouterOS names of interfaces that are absent
 	linux := map[string]string{}
 	for _, w := range cfg.WireGuard {
@@ -188,7 +204,7 @@ func (d *Dataplane) plan(cfg rossim.DataplaneConfig) plan {
 		if a.Disabled || off[a.Interface] {
 			continue
 		}
-		k := addrKey{d.linkName(a.Interface), a.Address}
+		k := addrKey{d.linkName(a.Interface), a.Address, a.Peer}
 		if !slices.Contains(p.addrs, k) {
 			p.addrs = append(p.addrs, k)
 		}
@@ -201,7 +217,16 @@ func (d *Dataplane) plan(cfg rossim.DataplaneConfig) plan {
 			r.Interface = d.linkName(r.Interface)
 		}
 		r.Dst = r.Dst.Masked()
-		k := routeKey{r.Dst, r.Distance}
+		table := "main"
+		if r.Table != "" {
+			table = r.Table
+		}
+		id, ok := p.tables[table]
+		if !ok {
+			p.errs = append(p.errs, fmt.Errorf("route %s: routing table %q has no fib", r.Dst, r.Table))
+			continue
+		}
+		k := routeKey{r.Dst, r.Distance, id}
 		if _, dup := p.routes[k]; !dup { // RouterOS shows both; the kernel keeps one
 			p.routes[k] = r
 		}
@@ -233,7 +258,7 @@ func (d *Dataplane) Apply(cfg rossim.DataplaneConfig) error {
 		add(err)
 		for _, r := range have {
 			if _, ok := p.routes[r.key]; !ok {
-				add(d.run(ctx, "ip", fam, "route", "del", r.key.dst.String(), "metric", strconv.Itoa(r.key.metric), "proto", strconv.Itoa(RouteProto), "table", "main"))
+				add(d.run(ctx, "ip", fam, "route", "del", r.key.dst.String(), "metric", strconv.Itoa(r.key.metric), "proto", strconv.Itoa(RouteProto), "table", strconv.Itoa(r.key.table)))
 			}
 		}
 	}
@@ -287,10 +312,12 @@ func (d *Dataplane) Apply(cfg rossim.DataplaneConfig) error {
 	}
 	add(d.applyAddrs(ctx, p.addrs))
 	// Routes: replace is idempotent and updates gateways in place.
-	for _, r := range p.routes {
-		args := routeArgs("replace", r)
+	for k, r := range p.routes {
+		args := routeArgs("replace", r, k.table)
 		add(d.run(ctx, args[0], args[1:]...))
 	}
+	add(d.applyFirewall(ctx, cfg))
+	add(d.applyRules(ctx, cfg))
 	return errors.Join(errs...)
 }
 
@@ -309,7 +336,7 @@ func (d *Dataplane) addDummy(ctx context.Context, name string) error {
 	return d.run(ctx, "ip", "link", "add", name, "type", "bridge")
 }
 
-func routeArgs(verb string, r rossim.DataplaneRoute) []string {
+func routeArgs(verb string, r rossim.DataplaneRoute, table int) []string {
 	fam := "-4"
 	if r.Dst.Addr().Is6() {
 		fam = "-6"
@@ -326,7 +353,7 @@ func routeArgs(verb string, r rossim.DataplaneRoute) []string {
 			args = append(args, "dev", r.Interface)
 		}
 	}
-	return append(args, "metric", strconv.Itoa(r.Distance), "proto", strconv.Itoa(RouteProto), "table", "main")
+	return append(args, "metric", strconv.Itoa(r.Distance), "proto", strconv.Itoa(RouteProto), "table", strconv.Itoa(table))
 }
 
 // applyWG makes one WireGuard interface match w.
@@ -570,7 +597,7 @@ func (d *Dataplane) applyAddrs(ctx context.Context, want []addrKey) error {
 		if slices.Contains(want, k) || (!owned[k.dev] && !d.added[k]) {
 			continue
 		}
-		if err := d.run(ctx, "ip", "addr", "del", k.addr.String(), "dev", k.dev); err != nil {
+		if err := d.run(ctx, "ip", addrArgs("del", k)...); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -585,7 +612,7 @@ func (d *Dataplane) applyAddrs(ctx context.Context, want []addrKey) error {
 		if have[k] {
 			continue
 		}
-		args := []string{"addr", "add", k.addr.String(), "dev", k.dev}
+		args := addrArgs("add", k)
 		if k.addr.Addr().Is6() {
 			args = append(args, "nodad") // usable at once, as on a router
 		}
@@ -598,6 +625,15 @@ func (d *Dataplane) applyAddrs(ctx context.Context, want []addrKey) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// addrArgs are the `ip` arguments that add or delete an address; a
+// point-to-point address names its peer both times.
+func addrArgs(verb string, k addrKey) []string {
+	if k.peer.IsValid() {
+		return []string{"addr", verb, k.addr.Addr().String(), "peer", netip.PrefixFrom(k.peer, k.addr.Bits()).String(), "dev", k.dev}
+	}
+	return []string{"addr", verb, k.addr.String(), "dev", k.dev}
 }
 
 // Peers reports every WireGuard peer in the namespace (`wg show all dump`).
@@ -670,12 +706,18 @@ func (d *Dataplane) Close() error {
 		delete(d.procs, name)
 	}
 	for _, fam := range []string{"-4", "-6"} {
-		if err := d.run(ctx, "ip", fam, "route", "flush", "proto", strconv.Itoa(RouteProto), "table", "main"); err != nil {
+		if err := d.run(ctx, "ip", fam, "route", "flush", "proto", strconv.Itoa(RouteProto), "table", "all"); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	if err := d.deleteRules(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.loadNFT(ctx, ""); err != nil {
+		errs = append(errs, err)
+	}
 	for k := range d.added {
-		if err := d.run(ctx, "ip", "addr", "del", k.addr.String(), "dev", k.dev); err != nil {
+		if err := d.run(ctx, "ip", addrArgs("del", k)...); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -756,7 +798,7 @@ type ipRoute struct {
 
 // routes lists the routes Apply installed (protocol RouteProto).
 func (d *Dataplane) routes(ctx context.Context, fam string) ([]ipRoute, error) {
-	out, err := d.r.Run(ctx, "ip", "-j", fam, "route", "show", "proto", strconv.Itoa(RouteProto), "table", "main")
+	out, err := d.r.Run(ctx, "ip", "-j", fam, "route", "show", "proto", strconv.Itoa(RouteProto), "table", "all")
 	if err != nil {
 		return nil, err
 	}

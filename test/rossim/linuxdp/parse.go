@@ -143,6 +143,7 @@ func parseAddrs(out []byte) (map[addrKey]bool, map[string]bool, error) {
 		Addrs []struct {
 			Family    string `json:"family"`
 			Local     string `json:"local"`
+			Peer      string `json:"address"` // IPv4 point-to-point only
 			PrefixLen int    `json:"prefixlen"`
 			Scope     string `json:"scope"`
 		} `json:"addr_info"`
@@ -161,7 +162,11 @@ func parseAddrs(out []byte) (map[addrKey]bool, map[string]bool, error) {
 			if err != nil {
 				continue
 			}
-			have[addrKey{l.Name, netip.PrefixFrom(addr, a.PrefixLen)}] = true
+			k := addrKey{dev: l.Name, addr: netip.PrefixFrom(addr, a.PrefixLen)}
+			if peer, err := netip.ParseAddr(a.Peer); err == nil && peer != addr {
+				k.peer = peer
+			}
+			have[k] = true
 		}
 	}
 	return have, names, nil
@@ -172,6 +177,7 @@ func parseRoutes(out []byte, v6 bool) ([]ipRoute, error) {
 	var rs []struct {
 		Dst    string `json:"dst"`
 		Metric int    `json:"metric"`
+		Table  string `json:"table"` // absent for main
 	}
 	if err := json.Unmarshal(out, &rs); err != nil {
 		return nil, fmt.Errorf("linuxdp: ip route: %w", err)
@@ -182,7 +188,13 @@ func parseRoutes(out []byte, v6 bool) ([]ipRoute, error) {
 		if err != nil {
 			return nil, err
 		}
-		out2 = append(out2, ipRoute{key: routeKey{p, r.Metric}})
+		table := 254
+		if r.Table != "" && r.Table != "main" {
+			if table, err = strconv.Atoi(r.Table); err != nil {
+				return nil, fmt.Errorf("linuxdp: ip route: table %q", r.Table)
+			}
+		}
+		out2 = append(out2, ipRoute{key: routeKey{p, r.Metric, table}})
 	}
 	return out2, nil
 }

@@ -71,21 +71,23 @@ func TestParsePing(t *testing.T) {
 }
 
 func TestParseRoutesAndAddrs(t *testing.T) {
-	rs, err := parseRoutes([]byte(`[{"dst":"default","gateway":"10.9.0.2","dev":"br1","metric":1,"flags":[]},{"type":"blackhole","dst":"10.50.0.0/16","metric":3,"flags":[]},{"dst":"10.1.2.3","dev":"wg0","metric":7}]`), false)
+	rs, err := parseRoutes([]byte(`[{"dst":"default","gateway":"10.9.0.2","dev":"br1","metric":1,"flags":[]},{"type":"blackhole","dst":"10.50.0.0/16","metric":3,"flags":[]},{"dst":"10.1.2.3","dev":"wg0","metric":7},{"dst":"default","gateway":"10.8.1.1","dev":"wg0","table":"100","metric":1}]`), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []routeKey{{netip.MustParsePrefix("0.0.0.0/0"), 1}, {netip.MustParsePrefix("10.50.0.0/16"), 3}, {netip.MustParsePrefix("10.1.2.3/32"), 7}}
+	want := []routeKey{{netip.MustParsePrefix("0.0.0.0/0"), 1, 254}, {netip.MustParsePrefix("10.50.0.0/16"), 3, 254}, {netip.MustParsePrefix("10.1.2.3/32"), 7, 254},
+		{netip.MustParsePrefix("0.0.0.0/0"), 1, 100}}
 	for i, w := range want {
 		if rs[i].key != w {
 			t.Errorf("route %d: %v, want %v", i, rs[i].key, w)
 		}
 	}
-	have, names, err := parseAddrs([]byte(`[{"ifname":"br1","addr_info":[{"family":"inet","local":"10.9.0.1","prefixlen":24,"scope":"global"},{"family":"inet6","local":"fd00:9::1","prefixlen":64,"scope":"global"},{"family":"inet6","local":"fe80::1","prefixlen":64,"scope":"link"}]},{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host"}]}]`))
+	have, names, err := parseAddrs([]byte(`[{"ifname":"br1","addr_info":[{"family":"inet","local":"10.9.0.1","prefixlen":24,"scope":"global"},{"family":"inet6","local":"fd00:9::1","prefixlen":64,"scope":"global"},{"family":"inet6","local":"fe80::1","prefixlen":64,"scope":"link"}]},{"ifname":"wg0","addr_info":[{"family":"inet","local":"10.8.0.2","address":"10.8.1.1","prefixlen":32,"scope":"global"}]},{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8,"scope":"host"}]}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(have) != 2 || !have[addrKey{"br1", netip.MustParsePrefix("10.9.0.1/24")}] || !have[addrKey{"br1", netip.MustParsePrefix("fd00:9::1/64")}] || len(names) != 2 {
+	if len(have) != 3 || !have[addrKey{dev: "br1", addr: netip.MustParsePrefix("10.9.0.1/24")}] || !have[addrKey{dev: "br1", addr: netip.MustParsePrefix("fd00:9::1/64")}] ||
+		!have[addrKey{dev: "wg0", addr: netip.MustParsePrefix("10.8.0.2/32"), peer: netip.MustParseAddr("10.8.1.1")}] || len(names) != 3 {
 		t.Errorf("addrs %v names %v", have, names)
 	}
 }

@@ -6,9 +6,10 @@
 //	go run ./test/rossim/cmd/rossim --listen 127.0.0.1:8728 --version 7.22.3 \
 //	    --scenario test/rossim/testdata/relay.toml --state /tmp/router.json
 //
-// With --dataplane linux the router's WireGuard interfaces, addresses and
-// static routes become real (wireguard-go, ip; see package linuxdp) in the
-// network namespace rossim runs in, and its pings are real. That needs
+// With --dataplane linux the router's WireGuard interfaces, addresses,
+// static routes, firewall and policy routing become real (wireguard-go,
+// ip, nft; see package linuxdp) in the network namespace rossim runs in,
+// and its pings are real. That needs
 // root and changes the namespace's network configuration, so run it in a
 // namespace of its own; --link-names maps RouterOS interfaces to the
 // namespace's links:
@@ -53,7 +54,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 	group := fl.String("group", "full", "the user's group: full, write, read, or a new one with --group-policy")
 	groupPolicy := fl.String("group-policy", "", `policies of a new --group, e.g. "api,read,write,test" (docs/routeros.md)`)
 	bare := fl.Bool("bare", false, "start without the defconf configuration")
-	dataplane := fl.String("dataplane", "", `"linux": realise WireGuard, addresses and routes in this network namespace (root)`)
+	dataplane := fl.String("dataplane", "", `"linux": realise WireGuard, addresses, routes, firewall and policy routing in this network namespace (root)`)
 	linkNames := fl.String("link-names", "", "with --dataplane: RouterOS=Linux interface pairs, e.g. ether1=eth0,ether2=eth1")
 	if err := fl.Parse(args); err != nil {
 		return err

@@ -1,4 +1,6 @@
-package agent
+// Package webhook lets a forge wake the agent on push: an authenticated POST
+// schedules a sync at once instead of at the next poll.
+package webhook
 
 import (
 	"crypto/subtle"
@@ -8,18 +10,18 @@ import (
 	"time"
 )
 
-// maxWebhookBody bounds what a caller may send: forges post their push
+// maxBody bounds what a caller may send: forges post their push
 // payload, which tether does not need, so it is read and dropped.
-const maxWebhookBody = 1 << 20
+const maxBody = 1 << 20
 
-// NewWebhookServer serves WebhookHandler on addr with every timeout set, so
+// NewServer serves Handler on addr with every timeout set, so
 // a client that trickles headers or a body, or never reads the answer, holds
 // a connection for seconds, not forever.
-func NewWebhookServer(addr, secret string, kick chan<- struct{}) *http.Server {
-	return newWebhookServer(addr, WebhookHandler(secret, kick), 10*time.Second)
+func NewServer(addr, secret string, kick chan<- struct{}) *http.Server {
+	return newServer(addr, Handler(secret, kick), 10*time.Second)
 }
 
-func newWebhookServer(addr string, h http.Handler, read time.Duration) *http.Server {
+func newServer(addr string, h http.Handler, read time.Duration) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
@@ -31,10 +33,10 @@ func newWebhookServer(addr string, h http.Handler, read time.Duration) *http.Ser
 	}
 }
 
-// WebhookHandler forces a sync on POST /hooks/sync when the request carries
+// Handler forces a sync on POST /hooks/sync when the request carries
 // the shared secret as a bearer token (or X-Tether-Secret). Forges can call
 // it on push so agents need not wait for the next poll.
-func WebhookHandler(secret string, kick chan<- struct{}) http.Handler {
+func Handler(secret string, kick chan<- struct{}) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hooks/sync", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -42,7 +44,7 @@ func WebhookHandler(secret string, kick chan<- struct{}) http.Handler {
 			http.Error(w, "use POST", http.StatusMethodNotAllowed)
 			return
 		}
-		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxWebhookBody)); err != nil {
+		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxBody)); err != nil {
 			http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
 			return
 		}

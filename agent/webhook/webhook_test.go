@@ -1,4 +1,4 @@
-package agent
+package webhook
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 func TestWebhook(t *testing.T) {
 	kick := make(chan struct{}, 1)
-	srv := httptest.NewServer(WebhookHandler("s3cret", kick))
+	srv := httptest.NewServer(Handler("s3cret", kick))
 	defer srv.Close()
 	post := func(header, value string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hooks/sync", nil)
@@ -56,7 +56,7 @@ func TestWebhook(t *testing.T) {
 // timeout instead of holding the connection.
 func TestWebhookBoundsClients(t *testing.T) {
 	kick := make(chan struct{}, 1)
-	srv := newWebhookServer("127.0.0.1:0", WebhookHandler("s3cret", kick), 400*time.Millisecond)
+	srv := newServer("127.0.0.1:0", Handler("s3cret", kick), 400*time.Millisecond)
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestWebhookBoundsClients(t *testing.T) {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks/sync"
 
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(make([]byte, maxWebhookBody+1)))
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(make([]byte, maxBody+1)))
 	req.Header.Set("X-Tether-Secret", "s3cret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
