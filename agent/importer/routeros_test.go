@@ -4,7 +4,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/tether-net/tether/policy"
@@ -46,13 +45,6 @@ func TestRoundTripExamples(t *testing.T) {
 					cfg, err := ros.Render(&nv, site)
 					if err != nil {
 						t.Fatal(err)
-					}
-					// rossim recomputes an IPv4 address's network= (see
-					// agent/mikrotik's example helper): leave it out.
-					for i, it := range cfg.Items {
-						if it.Path == "/ip/address" {
-							cfg.Items[i].Attrs = slices.DeleteFunc(slices.Clone(it.Attrs), func(a ros.Attr) bool { return a.Name == "network" })
-						}
 					}
 					r.prepare(t, cfg)
 					r.apply(t, cfg)

@@ -121,15 +121,6 @@ func (e example) render(tb testing.TB, version string) *ros.Config {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// rossim recomputes an IPv4 address's network= from the address on
-	// every add/set, so a point-to-point network= (10.8.0.2/32 with
-	// network=10.8.1.1) never reads back as written there; a real router
-	// keeps it. Drop the attribute against the simulator.
-	for i, it := range cfg.Items {
-		if it.Path == "/ip/address" {
-			cfg.Items[i].Attrs = slices.DeleteFunc(slices.Clone(it.Attrs), func(a ros.Attr) bool { return a.Name == "network" })
-		}
-	}
 	return cfg
 }
 

@@ -90,7 +90,8 @@ func (e *PrereqError) Error() string {
 	for i, m := range e.Missing {
 		lines[i] = "  " + m.String()
 	}
-	return fmt.Sprintf("site %s refers to %d thing(s) the router does not have; nothing was written:\n%s",
+	return fmt.Sprintf("site %s refers to %d thing(s) the router does not have; nothing was written:\n%s\n"+
+		"  (the agent does not retry this commit: once the router has them, push a new commit — an empty one will do)",
 		e.Site, len(e.Missing), strings.Join(lines, "\n"))
 }
 

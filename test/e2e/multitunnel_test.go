@@ -75,7 +75,7 @@ func newMTNet(t *testing.T, ctx context.Context) *mtNet {
 		}
 	}
 	n.l = lab.New(t, spec)
-	n.sim = simInHost(t, n.l.Host("router"), "7.22.3", nil)
+	n.sim = simInHost(t, n.l.Host("router"), "7.22.3", map[string]string{"ether1": "eth0"}) // the WAN port: defconf lists ether1 in WAN
 	tickOnWallClock(t, n.sim)
 	t.Cleanup(n.world.close) // the agents stop before the simulator and the lab go
 
@@ -115,7 +115,7 @@ func newMTNet(t *testing.T, ctx context.Context) *mtNet {
 func TestMultiTunnel(t *testing.T) {
 	ctx := scenarioCtx(t, 4*time.Minute)
 	n := newMTNet(t, ctx)
-	router, exitNode := n.l.Host("router"), n.l.Host("exit-node")
+	exitNode := n.l.Host("exit-node")
 	sim := n.sim
 	start := time.Now()
 
@@ -148,11 +148,6 @@ func TestMultiTunnel(t *testing.T) {
 	}
 	wgFarEnd(t, ctx, n.l.Host("provider"), "wg-prov", n.keys["vpn-provider"], mtProviderGW+"/32", routerKey(t, sim, "wg0"), mtRouterWG0+"/32")
 	wgFarEnd(t, ctx, n.l.Host("server2"), "wg-s2", n.keys["mesh-server2"], mtServer2+"/24", routerKey(t, sim, "wg1"), "10.20.0.2/32")
-	// RouterOS makes 10.8.0.2/32 network=10.8.1.1 a point-to-point address
-	// with a connected route to the provider's gateway; the simulator's
-	// dataplane does not realise network= (test/rossim/linuxdp), so the
-	// route the router would have is put in its namespace here.
-	hostsRun(t, ctx, hostCmd{router, []string{"ip", "route", "add", mtProviderGW + "/32", "dev", "wg0"}})
 	c2 := n.commit(n.files, "multi-tunnel: provider, mesh and the CGNAT relay")
 	for site, nt := range n.waitNotes(ctx, c2, mtSites...) {
 		a := wantResult(t, site, nt, notes.Applied)

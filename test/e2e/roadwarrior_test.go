@@ -112,8 +112,8 @@ func newRWNet(t *testing.T, ctx context.Context) *rwNet {
 		lab.Link{A: lab.Endpoint{Host: "site-a", Iface: "eth-home"}, B: lab.Endpoint{Host: "home-a", Iface: "eth0"}},
 		lab.Link{A: lab.Endpoint{Host: "site-b", Iface: "eth-lan"}, B: lab.Endpoint{Host: "lan-b", Iface: "eth0"}})
 	n.l = lab.New(t, spec)
-	n.sims["site-a"] = simInHost(t, n.l.Host("site-a"), "7.22.3", map[string]string{"bridge-trunk": "eth-home"})
-	n.sims["site-b"] = simInHost(t, n.l.Host("site-b"), "7.18", map[string]string{"bridge": "eth-lan"})
+	n.sims["site-a"] = simInHost(t, n.l.Host("site-a"), "7.22.3", map[string]string{"ether1": "eth0", "bridge-trunk": "eth-home"})
+	n.sims["site-b"] = simInHost(t, n.l.Host("site-b"), "7.18", map[string]string{"ether1": "eth0", "bridge": "eth-lan"})
 	tickOnWallClock(t, n.sims["site-a"], n.sims["site-b"])
 	t.Cleanup(n.world.close)
 
