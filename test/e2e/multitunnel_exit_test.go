@@ -20,7 +20,6 @@ import (
 	"github.com/tether-net/tether/render/profile"
 	"github.com/tether-net/tether/test/lab"
 	"github.com/tether-net/tether/test/rossim"
-	"github.com/tether-net/tether/test/rossim/linuxdp"
 )
 
 // exitTools are what the multi-tunnel exit lab runs: the exit node's
@@ -29,24 +28,17 @@ var exitTools = []string{"git", "wg-quick", "wireguard-go", "wg", "nft", "bash",
 
 var exitSites = []string{"router", "exit-node"}
 
-// exitTable is the Linux table number that stands in for the router's
-// exit-client-a routing table (see TestMultiTunnelExitViaClientA).
-const exitTable = "100"
-
 // TestMultiTunnelExitViaClientA is seed 002's CGNAT relay with real
 // packets: client B's ping to an internet host leaves through client A (the
 // Linux site exit-node), which masquerades it, so the far host sees client
-// A's uplink address and never client B's tunnel address.
+// A's uplink address, never client B's tunnel address nor the router's
+// uplink. Without the exit (a later commit drops it) the same ping leaves
+// by the router's own uplink, as the write-up's router commands alone do.
 //
-// The router is the API simulator with its dataplane in the "router" lab
-// host, configured by a `tether run` agent; exit-node runs its own agent;
-// client B is a lab host with the exit-mode profile tether renders for it.
-// The simulator's dataplane realises WireGuard, addresses and main-table
-// routes but no other routing tables or routing rules, so after checking
-// that the agent put the exit table's route and the rule on the router,
-// the test installs their Linux equivalents in the router's namespace from
-// those rows. Everything on the exit node (forwarding, masquerade, its
-// tunnel) and on client B is tether's output run by the real tools.
+// The router is the API simulator with its dataplane (WireGuard, policy
+// routing, firewall and NAT) in the "router" lab host, configured by a
+// `tether run` agent; exit-node runs its own agent; client B is a lab host
+// with the exit-mode profile tether renders for it.
 func TestMultiTunnelExitViaClientA(t *testing.T) {
 	lab.Require(t, exitTools...)
 	ctx := scenarioCtx(t, 4*time.Minute)
@@ -59,19 +51,11 @@ func TestMultiTunnelExitViaClientA(t *testing.T) {
 	}
 	l := lab.New(t, spec)
 	router, exitNode, clientB, far := l.Host("router"), l.Host("exit-node"), l.Host("client-b"), l.Host("far")
-
-	sim, err := rossim.New(rossim.Config{Version: "7.22.3", Logf: t.Logf,
-		Dataplane: linuxdp.New(linuxdp.InHost(router), linuxdp.Options{Logf: t.Logf})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	// The router's WAN port (defconf's WAN list, the input accept for
+	// WireGuard, the masquerade) is the lab host's eth0.
+	sim := simInHost(t, router, "7.22.3", map[string]string{"ether1": "eth0"})
 	tickOnWallClock(t, sim)
 	t.Cleanup(w.close)
-
 	f := exampleFiles(t, "multi-tunnel")
 	fastHealth(t, f)
 	// Lab patches. No DNS: the exit node and client B dial the router's
@@ -125,7 +109,7 @@ func TestMultiTunnelExitViaClientA(t *testing.T) {
 	}
 
 	// What the agent put on the router for the exit.
-	src, gw := exitRouterRows(t, sim)
+	exitRouterRows(t, sim)
 
 	// Client B comes up with its exit-mode profile, the key pasted in.
 	n := exitLoad(t, f)
@@ -150,16 +134,17 @@ func TestMultiTunnelExitViaClientA(t *testing.T) {
 	t.Cleanup(func() { _, _, _, _ = clientB.Run(context.Background(), "wg-quick", "down", confPath) })
 
 	// The far host counts echo requests by source.
-	uplink := exitNode.Addr4().String()
+	uplink, routerUplink := exitNode.Addr4().String(), router.Addr4().String()
 	farTarget := far.Addr4().String()
 	nft := fmt.Sprintf(`table inet exitcount {
 	chain in {
 		type filter hook input priority filter; policy accept;
 		icmp type echo-request ip saddr %s counter comment "from-exit-node"
+		icmp type echo-request ip saddr %s counter comment "from-router"
 		icmp type echo-request ip saddr 10.99.0.3 counter comment "from-client-b"
 	}
 }
-`, uplink)
+`, uplink, routerUplink)
 	nftPath := far.Path("exitcount.nft")
 	if err := os.WriteFile(nftPath, []byte(nft), 0o644); err != nil {
 		t.Fatal(err)
@@ -167,48 +152,43 @@ func TestMultiTunnelExitViaClientA(t *testing.T) {
 	if out, errb, code, err := far.Run(ctx, "nft", "-f", nftPath); err != nil || code != 0 {
 		t.Fatalf("far: nft: exit %d %v\n%s%s", code, err, out, errb)
 	}
+	counts := func() [3]int {
+		return [3]int{exitCounter(t, ctx, far, "from-exit-node"), exitCounter(t, ctx, far, "from-router"), exitCounter(t, ctx, far, "from-client-b")}
+	}
+	hosts := []string{"router", "exit-node", "client-b"}
 
-	// Control: without the router's exit routing (the write-up's router
-	// commands alone), client B's ping leaves by the router's own default
-	// route, un-NATed, and no answer finds its way back.
-	if err := pingFrom(ctx, clientB, "", farTarget, 4*time.Second); err == nil {
-		t.Fatal("client B reached the far host before the router routed it to client A")
-	}
-	if got := exitCounter(t, ctx, far, "from-client-b"); got == 0 {
-		t.Fatal("control: client B's echo requests did not reach the far host by the router's main table")
-	}
-	if got := exitCounter(t, ctx, far, "from-exit-node"); got != 0 {
-		t.Fatalf("control: %d echo requests from the exit node before the exit routing", got)
-	}
-	before := exitCounter(t, ctx, far, "from-client-b")
-
-	// The router's exit table and rule, realised from its rows.
-	for _, args := range [][]string{
-		{"route", "replace", "default", "dev", gw, "table", exitTable},
-		{"rule", "add", "from", src, "lookup", exitTable, "priority", exitTable},
-	} {
-		if _, err := router.Output(ctx, "ip", args...); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := pingFrom(ctx, clientB, "", farTarget, 20*time.Second); err != nil {
-		dumpHosts(t, ctx, l, []string{"router", "exit-node", "client-b"}, []string{"wg", "show"}, []string{"ip", "route"}, []string{"ip", "rule"})
+		dumpHosts(t, ctx, l, hosts, []string{"wg", "show"}, []string{"ip", "route"}, []string{"ip", "rule"})
 		t.Fatal(err)
 	}
-	if got := exitCounter(t, ctx, far, "from-exit-node"); got == 0 {
-		t.Fatalf("client B's ping was answered but no echo request came from the exit node's uplink %s", uplink)
-	}
-	if got := exitCounter(t, ctx, far, "from-client-b"); got != before {
-		t.Fatalf("%d echo requests from 10.99.0.3 reached the far host after the exit routing: client B was not NATed at client A", got-before)
+	if c := counts(); c[0] == 0 || c[1] != 0 || c[2] != 0 {
+		t.Fatalf("echo requests at the far host from exit node / router / 10.99.0.3 = %v; want only from the exit node's uplink %s", c, uplink)
 	}
 	t.Logf("client B (10.99.0.3) reaches %s through client A: the far host sees %s", farTarget, uplink)
+
+	// Control: without the exit, the router routes client B by its main
+	// table out of its own uplink (defconf masquerades it there).
+	before := counts()
+	noExit := clone(f)
+	replace(t, noExit, "peers/client-b.toml", `exit = "client-a"`, "")
+	c3 := w.commit(noExit, "client-b: no exit")
+	wantResult(t, "router", w.waitNote(ctx, "router", c3, nil), notes.Applied)
+	if rules, _, err := sim.Exec("/routing/rule/print", "?table=exit-client-a"); err != nil || len(rules) != 0 {
+		t.Fatalf("the exit rule stayed on the router: %v %v", rules, err)
+	}
+	if err := pingFrom(ctx, clientB, "", farTarget, 20*time.Second); err != nil {
+		dumpHosts(t, ctx, l, hosts, []string{"ip", "route"}, []string{"ip", "rule"})
+		t.Fatal(err)
+	}
+	if c := counts(); c[0] != before[0] || c[1] == before[1] || c[2] != before[2] {
+		t.Fatalf("without the exit, echo requests from exit node / router / 10.99.0.3 went %v -> %v; want new ones from the router's uplink %s only", before, c, routerUplink)
+	}
 }
 
 // exitRouterRows checks the router holds the exit that tether rendered —
 // client A accepts 0.0.0.0/0, table exit-client-a routes the default into
-// wg-mesh, client B's address looks up only that table — and returns the
-// rule's source and the route's gateway.
-func exitRouterRows(t *testing.T, sim *rossim.Sim) (src, gateway string) {
+// wg-mesh, client B's address looks up only that table.
+func exitRouterRows(t *testing.T, sim *rossim.Sim) {
 	t.Helper()
 	peers, _, err := sim.Exec("/interface/wireguard/peers/print", "?name=client-a")
 	if err != nil || len(peers) != 1 || !strings.Contains(peers[0]["allowed-address"], "0.0.0.0/0") {
@@ -222,7 +202,6 @@ func exitRouterRows(t *testing.T, sim *rossim.Sim) (src, gateway string) {
 	if err != nil || len(rules) != 1 || rules[0]["src-address"] != "10.99.0.3/32" || rules[0]["action"] != "lookup-only-in-table" {
 		t.Fatalf("exit rule on the router: %v %v", rules, err)
 	}
-	return rules[0]["src-address"], routes[0]["gateway"]
 }
 
 // exitCounter reads the packet count of the far host's rule with comment.
