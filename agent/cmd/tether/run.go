@@ -179,6 +179,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if code, ok := parseFlags(fs, env, args); !ok {
 		return code
 	}
+	limitMemory()
 	s, err := newSetup(ctx, *cfgPath)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "tether run: %v\n", err)
