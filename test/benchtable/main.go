@@ -83,7 +83,8 @@ var rows = []row{
 	{"idle poll, the tether process on a 1,000-site repo", "(not measured)", "≤ 50 ms CPU",
 		func(r results) (string, bool) {
 			v, ok := r.get("BenchmarkAgentProcessIdle", "CPU-ms/poll")
-			return fmt.Sprintf("%.1f ms CPU per poll", v), ok
+			kb, _ := r.get("BenchmarkAgentProcessIdle", "allocKB/poll")
+			return fmt.Sprintf("%.1f ms CPU, %.0f KB allocated per poll", v, kb), ok
 		}},
 	{"agent RSS idle, 1,000-site repo (the tether process)", "65 MB", "≤ 40 MB",
 		func(r results) (string, bool) {
@@ -92,11 +93,12 @@ var rows = []row{
 			heap, _ := r.get("BenchmarkAgentProcessIdle", "heapInuse-MB")
 			return fmt.Sprintf("%.1f MB (peak %.1f MB, Go heap in use %.1f MB)", rss, hwm, heap), ok
 		}},
-	{"RSS, 10,000-commit repo with notes: after the clone / after 200 commits", "131 MB / 221 MB after 4 note pushes, growing", "≤ 64 MB, flat",
+	{"RSS, 10,000-commit repo with notes: after the clone / 100 / 200 commits", "131 MB / 221 MB after 4 note pushes, growing", "≤ 64 MB, flat",
 		func(r results) (string, bool) {
 			clone, ok := r.get("BenchmarkHistoryMemory", "rssMB-clone")
+			mid, _ := r.get("BenchmarkHistoryMemory", "rssMB-100")
 			after, _ := r.get("BenchmarkHistoryMemory", "RSS-MB")
-			return fmt.Sprintf("%.1f MB / %.1f MB (test process)", clone, after), ok
+			return fmt.Sprintf("%.1f / %.1f / %.1f MB (test process)", clone, mid, after), ok
 		}},
 	{"a note push on that history (fetch, read, record, push)", "1.3–2 s", "O(new notes)",
 		func(r results) (string, bool) {
