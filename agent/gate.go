@@ -186,7 +186,7 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 				r.Evidence += "; no handshake since the change"
 			}
 			if p, ok := provoked[c.Name]; ok {
-				r.Evidence += fmt.Sprintf("; traffic sent through the peer in %s (last: %s)", plural(p.rounds, "round"), p.last)
+				r.Evidence += fmt.Sprintf("; traffic sent through the peer in %s (last: %s)", inRounds(p.rounds), p.last)
 			}
 			rep := CheckReport{CheckResult: r, MustPass: c.MustPass, BaselineOK: baselineOK(i)}
 			switch {
@@ -339,11 +339,11 @@ func (g *Gate) probeAndProvoke(ctx context.Context, p Provoker, checks, provoke 
 	return results
 }
 
-func plural(n int, what string) string {
+func inRounds(n int) string {
 	if n == 1 {
-		return "1 " + what
+		return "1 round"
 	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return fmt.Sprintf("%d rounds", n)
 }
 
 // farEndsSettled reports whether every link the change alters at both ends
