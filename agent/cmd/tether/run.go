@@ -21,6 +21,7 @@ import (
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/metrics"
 	"github.com/tether-net/tether/agent/mikrotik"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/agent/notify"
 	"github.com/tether-net/tether/agent/sdnotify"
@@ -95,10 +96,10 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	agentLog := log
 	log = log.With(zap.String("site", cfg.Site))
 	var (
-		src      agent.Source
-		gitSrc   *gitsource.Source
-		notebook agent.Notebook
-		own      *notes.Store
+		src    agent.Source
+		gitSrc *gitsource.Source
+		book   agent.Notebook
+		own    *notes.Store
 	)
 	if isPlainDir(cfg.Repo) {
 		src = dirSource{dir: cfg.Repo}
@@ -121,7 +122,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 		if own, err = newStore(cfg.Site); err != nil {
 			return nil, err
 		}
-		src, notebook = gitSrc, &agent.GitNotebook{Own: own, Other: newStore}
+		src, book = gitSrc, &notebook.Git{Own: own, Other: newStore}
 	}
 	dev, prober, closeDev, err := newDevice(cfg, cfgPath, log)
 	if err != nil {
@@ -144,7 +145,7 @@ func newSetup(ctx context.Context, cfgPath string) (*setup, error) {
 	host, _ := os.Hostname()
 	a := &agent.Agent{
 		Site: cfg.Site, Path: cfg.Path, Source: timedSource{Source: src, m: m}, Device: dev, Prober: prober, Observer: obs,
-		Notes: notebook,
+		Notes: book,
 		Clock: agent.RealClock{}, Log: agentLog,
 		Journal: agent.NewJournal(cfg.StateDir), States: agent.NewStateStore(cfg.StateDir),
 		Gate: agent.GateConfig{Deadline: cfg.Gate.Deadline.Duration, StableWindow: cfg.Gate.StableWindow.Duration,
