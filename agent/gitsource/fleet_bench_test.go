@@ -142,7 +142,7 @@ func BenchmarkFleet(b *testing.B) {
 			measure(b, f.srv, start)
 		})
 		// A wave check as the loop runs it today, one Result per site, and
-		// batched through GitNotebook.Results.
+		// batched through notebook.Git.Results.
 		for _, batched := range []bool{false, true} {
 			name := "wave-check"
 			if batched {
