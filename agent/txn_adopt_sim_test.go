@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/tether-net/tether/agent"
-	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/mikrotik"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/test/rossim"
 )

@@ -25,10 +25,10 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/tether-net/tether/agent"
-	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/gitsource"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/lab"

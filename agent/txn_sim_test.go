@@ -28,11 +28,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tether-net/tether/agent"
-	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/gitsource"
 	"github.com/tether-net/tether/agent/gitsource/gittest"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/mikrotik"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/rossim"

@@ -149,4 +149,3 @@ func (g *Git) other(site string) (*notes.Store, error) {
 	g.others[site] = s
 	return s, nil
 }
-
