@@ -32,8 +32,11 @@ lint: ## gofmt, go vet, staticcheck, unused and unreachable code, and the rule t
 golden: ## rewrite golden files from the current renderers (review the diff like code)
 	$(GO) test -count=1 ./render/... -update
 
-bench: ## run the benchmarks and print a table
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./policy/... ./render/... ./agent/... ./test/rossim/... | tee /tmp/tether-bench.txt | awk '/^Benchmark/ {printf "%-60s %14s %-6s %12s %-5s %10s %s\n", $$1, $$3, $$4, $$5, $$6, $$7, $$8}'
+bench: ## run the benchmarks, print them and the speed/memory table of issue 15 (before, target, now)
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./policy/... ./render/... ./agent/... ./test/rossim/... | tee bin/bench.txt | awk '/^Benchmark/ {printf "%-56s", $$1; for (i = 3; i < NF; i += 2) printf " %12s %-13s", $$i, $$(i+1); print ""}'
+	@echo
+	@$(GO) run ./test/benchtable < bin/bench.txt
 
 demo: build ## show the main job working on the example networks
 	@$(GO) run ./test/demo

@@ -130,7 +130,7 @@ func TestDeadmanFiredRevertIsNotSettled(t *testing.T) {
 		{[]notes.Attempt{at(notes.Rejected, "rollout halted")}, ResultRejected},
 	}
 	for _, tc := range cases {
-		if got := settledResult(tc.attempts); got != tc.want {
+		if got := SettledResult(tc.attempts); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.attempts, got, tc.want)
 		}
 	}
@@ -140,7 +140,7 @@ func TestDeadmanFiredRevertIsNotSettled(t *testing.T) {
 	if _, err := h.agent.deadmanFired(context.Background(), &State{Quarantined: map[string]Quarantine{}}, &Entry{}, o, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := settledResult([]notes.Attempt{ToAttempt(o)}); got != "" || len(h.notes.byCommit["c"]) != 1 {
+	if got := SettledResult([]notes.Attempt{ToAttempt(o)}); got != "" || len(h.notes.byCommit["c"]) != 1 {
 		t.Errorf("deadmanFired's note reads as settled (%q): %+v", got, o)
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tether-net/tether/policy"
@@ -42,6 +43,16 @@ type GateConfig struct {
 	WitnessWait time.Duration
 }
 
+// Provoker is a Prober that can make WireGuard peers start a handshake.
+// WireGuard sends a handshake initiation only when it has a packet for the
+// peer (or a persistent keepalive falls due), then retries it every 5s
+// while the packet waits; a gate that only watched would judge a tunnel
+// that nothing tried to bring up. Provoke sends traffic through each
+// check's peer, to the check's Target, and says per check what it sent.
+type Provoker interface {
+	Provoke(ctx context.Context, checks []policy.Check) []string
+}
+
 // GateResult is the gate's verdict with its evidence.
 type GateResult struct {
 	Passed   bool          `json:"passed"`
@@ -79,6 +90,13 @@ type CheckReport struct {
 // check is healthy: a session still coming back must not revert a good
 // change through the probes behind it. With nothing to judge (no must-pass
 // check that was healthy before), the change is kept after one round.
+//
+// When the Prober is a Provoker, the gate sends traffic through the peer
+// of every judged handshake check that must handshake anew (in.Fresh) or
+// failed the last round, alongside each round's probes, so the handshake
+// budget measures WireGuard's own retries and not the peer's silence.
+// Provoking every round sends no extra handshakes: WireGuard starts at
+// most one every 5s.
 type Gate struct {
 	Prober Prober
 	Clock  Clock
@@ -140,10 +158,13 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 	failingSince := map[string]time.Time{} // judged checks failing since, this streak
 	failedRounds := map[string]int{}
 	farRecorded := map[string]bool{} // two-ended links whose far end recorded the commit
+	provoker, _ := g.Prober.(Provoker)
+	provoked := map[string]provocation{}
+	var reports []CheckReport // the last round's
 	for {
 		now := g.Clock.Now()
-		results := g.Prober.Probe(ctx, checks)
-		reports := make([]CheckReport, len(checks))
+		results := g.probeAndProvoke(ctx, provoker, checks, g.toProvoke(provoker, checks, reports, baselineOK, in.Fresh), provoked)
+		reports = make([]CheckReport, len(checks))
 		failing, gaveUp := "", ""
 		// The far end's result, read at most once per link and round.
 		farResults := map[string]string{}
@@ -163,6 +184,9 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 			if in.Fresh[c.Name] && r.OK && !r.Since.IsZero() && r.Since.Before(changed) {
 				r.OK = false
 				r.Evidence += "; no handshake since the change"
+			}
+			if p, ok := provoked[c.Name]; ok {
+				r.Evidence += fmt.Sprintf("; traffic sent through the peer in %s (last: %s)", inRounds(p.rounds), p.last)
 			}
 			rep := CheckReport{CheckResult: r, MustPass: c.MustPass, BaselineOK: baselineOK(i)}
 			switch {
@@ -266,6 +290,60 @@ func (g *Gate) Run(ctx context.Context, in GateInput) GateResult {
 		case <-g.Clock.After(wait):
 		}
 	}
+}
+
+// provocation is what the gate sent through one check's peer.
+type provocation struct {
+	rounds int
+	last   string
+}
+
+// toProvoke picks the handshake checks whose peers get traffic this round:
+// judged-to-be (must pass, healthy before) with a tunnel address, that
+// must handshake after the change (first round) or failed the last round.
+func (g *Gate) toProvoke(p Provoker, checks []policy.Check, last []CheckReport, baselineOK func(int) bool, fresh map[string]bool) []policy.Check {
+	if p == nil {
+		return nil
+	}
+	var out []policy.Check
+	for i, c := range checks {
+		if c.Kind != policy.CheckHandshake || !c.MustPass || !baselineOK(i) || !c.Target.IsValid() {
+			continue
+		}
+		if last == nil && fresh[c.Name] || last != nil && !last[i].OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// probeAndProvoke runs a round of probes and, side by side, the round's
+// provocations: a round lasts as long as the slower of the two.
+func (g *Gate) probeAndProvoke(ctx context.Context, p Provoker, checks, provoke []policy.Check, provoked map[string]provocation) []CheckResult {
+	if len(provoke) == 0 {
+		return g.Prober.Probe(ctx, checks)
+	}
+	var sent []string
+	var wg sync.WaitGroup
+	wg.Go(func() { sent = p.Provoke(ctx, provoke) })
+	results := g.Prober.Probe(ctx, checks)
+	wg.Wait()
+	for i, c := range provoke {
+		pr := provoked[c.Name]
+		pr.rounds++
+		if i < len(sent) {
+			pr.last = sent[i]
+		}
+		provoked[c.Name] = pr
+	}
+	return results
+}
+
+func inRounds(n int) string {
+	if n == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d rounds", n)
 }
 
 // farEndsSettled reports whether every link the change alters at both ends

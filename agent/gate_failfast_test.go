@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,5 +116,95 @@ func TestGateKeepsAChangeWithNothingToJudgeAtOnce(t *testing.T) {
 	}
 	if len(res.Checks) != 2 || res.Checks[0].Note != "informational" || res.Checks[1].Note != "already failing before the change" {
 		t.Fatalf("the one round is still reported: %+v", res.Checks)
+	}
+}
+
+// provokingProber is a scriptProber whose peers handshake only after
+// traffic was sent through them: a peer provoked in an earlier round
+// (at an earlier time of the gate's clock) and told to answer has
+// handshaken.
+type provokingProber struct {
+	scriptProber
+	clock   *autoClock
+	answers bool
+
+	mu   sync.Mutex
+	sent map[string][]time.Time // provocations per check
+}
+
+func (p *provokingProber) Provoke(_ context.Context, checks []policy.Check) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(checks))
+	for i, c := range checks {
+		p.sent[c.Name] = append(p.sent[c.Name], p.clock.now)
+		out[i] = "ping " + c.Target.String() + ": 0/1 replies"
+	}
+	return out
+}
+
+func (p *provokingProber) provoked(name string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sent[name])
+}
+
+func (p *provokingProber) handshaken(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.answers && len(p.sent[name]) > 0 && p.sent[name][0].Before(p.clock.now)
+}
+
+func TestGateProvokesHandshakes(t *testing.T) {
+	peer := policy.Check{Name: "handshake wg0/far", Kind: policy.CheckHandshake, MustPass: true,
+		Target: netip.MustParseAddr("fd00::2")}
+	noAddr := peer
+	noAddr.Name, noAddr.Target = "handshake wg0/no-address", netip.Addr{}
+	healthy := peer
+	healthy.Name, healthy.Target = "handshake wg0/healthy", netip.MustParseAddr("fd00::6")
+	cs := []policy.Check{peer, noAddr, healthy}
+	newGate := func(answers bool) (*Gate, *provokingProber) {
+		clock := &autoClock{now: time.Unix(1000, 0)}
+		p := &provokingProber{clock: clock, answers: answers, sent: map[string][]time.Time{}}
+		p.ok = func(_ int, name string) bool { return name == healthy.Name || p.handshaken(name) }
+		return &Gate{Prober: p, Clock: clock, Config: fastCfg}, p
+	}
+
+	// A right key on a quiet tunnel: the peer handshakes once traffic is
+	// sent through it, so the change is kept although nothing else sent
+	// any. Traffic stops once the peer is healthy.
+	g, p := newGate(true)
+	in := GateInput{Checks: cs[:1], Baseline: allOK(1), Fresh: map[string]bool{peer.Name: true}}
+	if res := g.Run(context.Background(), in); !res.Passed || res.Duration != 12*time.Second {
+		t.Fatalf("a provoked handshake must pass after the stable window: %+v", res)
+	}
+	if n := p.provoked(peer.Name); n != 2 || p.calls != 7 {
+		t.Fatalf("want traffic at the first round and the failed one after it (2 of 7 rounds), got %d of %d", n, p.calls)
+	}
+
+	// A wrong key: the peer never answers. Traffic goes through it every
+	// round, the verdict comes on the handshake budget and names what was
+	// sent; a check without a tunnel address and a healthy peer that need
+	// not handshake anew get none.
+	g, p = newGate(false)
+	in = GateInput{Checks: cs, Baseline: allOK(3), Fresh: map[string]bool{peer.Name: true}}
+	res := g.Run(context.Background(), in)
+	if res.Passed || res.Duration != 16*time.Second {
+		t.Fatalf("want a failure on the 15s handshake budget, got passed=%v at %s: %s", res.Passed, res.Duration, res.Reason)
+	}
+	if n := p.provoked(peer.Name); n != p.calls {
+		t.Fatalf("the failing peer must get traffic every round: %d provocations in %d rounds", n, p.calls)
+	}
+	if n := p.provoked(noAddr.Name) + p.provoked(healthy.Name); n != 0 {
+		t.Fatalf("no traffic without an address or to a healthy peer: %v", p.sent)
+	}
+	if want := "handshake wg0/far: last handshake 5m0s ago (max 3m0s); traffic sent through the peer in 9 rounds (last: ping fd00::2: 0/1 replies)"; !strings.Contains(res.Reason, want) {
+		t.Fatalf("the verdict must name the provocation, want %q in %q", want, res.Reason)
+	}
+
+	// A Prober that cannot provoke judges passively, as before.
+	g = &Gate{Prober: &scriptProber{ok: func(int, string) bool { return false }}, Clock: &autoClock{now: time.Unix(1000, 0)}, Config: fastCfg}
+	if res := g.Run(context.Background(), GateInput{Checks: cs[:1], Baseline: allOK(1)}); res.Passed || res.Duration != 16*time.Second || strings.Contains(res.Reason, "traffic") {
+		t.Fatalf("without a Provoker: %+v", res)
 	}
 }

@@ -128,7 +128,7 @@ func (a *Agent) log() *zap.Logger {
 // DeadmanFiredReason is the reason of a revert by the device's own dead-man
 // after a passed gate. Such a commit is not quarantined and is applied
 // again at the next poll, so other sites must not read the revert as the
-// site's last word on it (GitNotebook.Result).
+// site's last word on it (notebook.Git.Result).
 const DeadmanFiredReason = "the device's dead-man restored the prior state before the agent could keep the change"
 
 // Run recovers, then syncs every interval (with jitter) or when kicked,

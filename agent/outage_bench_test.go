@@ -44,6 +44,12 @@ func (o *outageClock) Probe(ctx context.Context, checks []policy.Check) []agent.
 	return o.Prober.Probe(ctx, checks)
 }
 
+// Provoke passes the gate's handshake provocations on, as the real
+// device gets them.
+func (o *outageClock) Provoke(ctx context.Context, checks []policy.Check) []string {
+	return o.Prober.(agent.Provoker).Provoke(ctx, checks)
+}
+
 // BenchmarkOutageWrongKeyOneEnded measures how long a bad one-ended change
 // stays on a router: home's model gets a wrong public key for the relay
 // (the relay's router keeps its own key, so only home changes), in the

@@ -20,6 +20,7 @@ import (
 	"github.com/tether-net/tether/agent/gitsource"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/test/lab"
 )
@@ -135,7 +136,7 @@ func newRelayLab(t *testing.T, ctx context.Context, wrap func(linuxhost.Runner) 
 	}
 	r.a = &agent.Agent{
 		Site: "relay", Path: netDir, Source: src, Device: devs["relay"], Prober: &linuxhost.Prober{Runner: r.relayHost},
-		Notes: &agent.GitNotebook{Own: own, Other: newStore}, Clock: agent.RealClock{},
+		Notes: &notebook.Git{Own: own, Other: newStore}, Clock: agent.RealClock{},
 		Journal: agent.NewJournal(r.stateDir), States: agent.NewStateStore(r.stateDir),
 		Gate:   agent.GateConfig{Deadline: 20 * time.Second, StableWindow: 2 * time.Second, Interval: time.Second, PeerNoteWait: time.Second},
 		Margin: 20 * time.Second, Version: "test", Host: "relay-lab", Log: zaptest.NewLogger(t).Named("agent"),

@@ -61,7 +61,7 @@ func (a *Agent) waitForWaves(ctx context.Context, n *policy.Network, commit stri
 }
 
 // resultsReader is a Notebook that reads several sites' results with one
-// fetch (GitNotebook), so a wave check costs what the wave holds, not one
+// fetch (notebook.Git), so a wave check costs what the wave holds, not one
 // round trip per site.
 type resultsReader interface {
 	Results(ctx context.Context, commit string, sites []string) (map[string]string, error)

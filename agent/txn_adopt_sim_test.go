@@ -8,6 +8,7 @@ import (
 
 	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/mikrotik"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/test/rossim"
 )
@@ -53,7 +54,7 @@ func TestTxnAdoptDefconfAddress(t *testing.T) {
 	if a := lastAttempt(t, home.note(t, c)); a.Result != notes.Result(agent.ResultAdopted) || !strings.Contains(a.Reason, "comment only") {
 		t.Fatalf("adopt note: %s", describeNote(a))
 	}
-	peerView := &agent.GitNotebook{Other: func(site string) (*notes.Store, error) {
+	peerView := &notebook.Git{Other: func(site string) (*notes.Store, error) {
 		return notes.New(notes.Config{Repo: home.src.Repository(), Site: site, RemoteURL: h.repo.bare})
 	}}
 	if r, err := peerView.Result(context.Background(), c.String(), "home"); err != nil || r != "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/tether-net/tether/agent/gitsource"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/linuxhost/linuxhosttest"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/lab"
@@ -228,7 +229,7 @@ func TestTxnLinuxRelay(t *testing.T) {
 	var txn atomic.Int64
 	a := &agent.Agent{
 		Site: "relay", Path: netDir, Source: src, Device: dev, Prober: prober,
-		Notes: &agent.GitNotebook{Own: own, Other: newStore}, Clock: agent.RealClock{},
+		Notes: &notebook.Git{Own: own, Other: newStore}, Clock: agent.RealClock{},
 		Journal: agent.NewJournal(stateDir), States: agent.NewStateStore(stateDir),
 		Gate:   agent.GateConfig{Deadline: 15 * time.Second, StableWindow: 2 * time.Second, Interval: time.Second, PeerNoteWait: 5 * time.Second},
 		Margin: 20 * time.Second, Version: "test", Host: "relay-lab", Log: zaptest.NewLogger(t).Named("agent"),

@@ -2,7 +2,7 @@ package agent_test
 
 // The transaction, proven end to end on the RouterOS simulator: a real
 // agent.Agent over a real gitsource clone of a bare repository written with
-// the git CLI, real notes (agent.GitNotebook over notes.Store) published to
+// the git CLI, real notes (notebook.Git over notes.Store) published to
 // that repository, and the real mikrotik device talking to an in-process
 // rossim over the API, all on one manual clock that the gate advances, so
 // nothing sleeps and every handshake, session and dead-man plays out at a
@@ -32,6 +32,7 @@ import (
 	"github.com/tether-net/tether/agent/gitsource/gittest"
 	"github.com/tether-net/tether/agent/linuxhost"
 	"github.com/tether-net/tether/agent/mikrotik"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/test/rossim"
@@ -350,7 +351,7 @@ func (h *harness) start(s *simSite, wrap func(*mikrotik.Device) (agent.Device, a
 	}
 	s.agent = &agent.Agent{
 		Site: s.name, Path: netDir, Source: src, Device: dev, Prober: prober,
-		Notes: &agent.GitNotebook{Own: own, Other: newStore}, Clock: aclock,
+		Notes: &notebook.Git{Own: own, Other: newStore}, Clock: aclock,
 		Journal: agent.NewJournal(s.dir), States: agent.NewStateStore(s.dir),
 		Gate: gate, Margin: margin, Version: "test", Host: s.name + "-host",
 		NewTxnID: func() string { return fmt.Sprintf("t%03d", h.txn.Add(1)) },

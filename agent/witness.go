@@ -302,7 +302,7 @@ func summarize(reports []CheckReport) string {
 const witnessWindow = 15 * time.Minute
 
 // sitesAttempts is a WitnessNotes that reads several sites' notes with one
-// fetch (GitNotebook), so a hub's poll costs one request, not one per spoke.
+// fetch (notebook.Git), so a hub's poll costs one request, not one per spoke.
 type sitesAttempts interface {
 	AttemptsOf(ctx context.Context, commit string, sites []string) (map[string][]notes.Attempt, error)
 }

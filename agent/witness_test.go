@@ -105,7 +105,7 @@ func TestWitnessRegressionRevertsAOneEndedChange(t *testing.T) {
 	if _, q := st.Quarantined[c.String()]; !q {
 		t.Fatal("a change a witness saw regress is quarantined like any reverted change")
 	}
-	if r := settledResult([]notes.Attempt{ToAttempt(h.notes.byCommit[c.String()][0])}); r != "" {
+	if r := SettledResult([]notes.Attempt{ToAttempt(h.notes.byCommit[c.String()][0])}); r != "" {
 		t.Fatalf("a gating attempt alone must not read as settled to other sites, got %q", r)
 	}
 }

@@ -42,7 +42,9 @@ type Check struct {
 	Prefix netip.Prefix
 	Table  string
 
-	// Ping and TCP checks.
+	// Ping and TCP checks. On handshake checks, Target is an address
+	// through the peer (its tunnel address) that traffic can be sent to,
+	// to make WireGuard start a handshake; invalid when none is known.
 	Target netip.Addr
 	Source netip.Addr
 	Port   int
@@ -78,6 +80,14 @@ func (n *Network) HealthChecks(site string) []Check {
 		}
 		if p.Link != nil {
 			c.Link = p.Link.Name
+			c.Target = p.RemoteAddress
+		} else if ext := p.External; ext != nil {
+			for _, a := range ext.Addresses {
+				if a.IsValid() {
+					c.Target = a.Addr()
+					break
+				}
+			}
 		}
 		out = append(out, c)
 	}

@@ -41,7 +41,7 @@ var LintRules = []LintRule{
 	{"TL007", "link-mtu-mismatch", SeverityWarning, "the two ends of a link use different MTUs", nil, lintLinkMTUMismatch},
 	{"TL008", "link-keepalive-mismatch", SeverityWarning, "the two ends of a link use different persistent keepalives", nil, lintLinkKeepaliveMismatch},
 	{"TL009", "keepalive-missing-behind-nat", SeverityError, "an end behind NAT dials without a persistent keepalive, so the far end cannot reach it once the NAT binding expires", nil, lintKeepaliveBehindNAT},
-	{"TL010", "duplicate-allowed", SeverityError, "two peers of one interface accept the same prefix; WireGuard silently gives it to only one of them (nested prefixes are fine: longest match wins)", lintDuplicateAllowed, nil},
+	{"TL010", "duplicate-allowed", SeverityError, "two peers of one interface accept the same prefix, so WireGuard silently gives it to only one of them; or one peer accepts a default route beside other peers without being their declared exit (other nested prefixes are fine: longest match wins)", lintDuplicateAllowed, nil},
 	{"TL011", "rule-after-catch-all", SeverityError, "a firewall rule comes after a catch-all drop or reject in the same chain and never matches", lintRuleAfterCatchAll, nil},
 	{"TL012", "accept-after-defconf-drop", SeverityWarning, "an accept rule is appended after RouterOS defconf's final drop; place it before the drop", lintAcceptAfterDefconfDrop, nil},
 	{"TL013", "allowed-misses-transit", SeverityWarning, "an end does not accept the far end's transit address, so the far end cannot talk to it over the tunnel (BGP included)", nil, lintAllowedMissesTransit},
@@ -239,9 +239,15 @@ func lintRouteDuplicatesAllowed(c lintRun, s *Site) {
 // lintDuplicateAllowed (TL010): the same allowed prefix on two peers of one
 // interface. Nested prefixes are the normal hub pattern (longest match
 // wins); an identical prefix silently moves to whichever peer was
-// configured last.
+// configured last. A default route beside other peers is the one nesting
+// that is an accident unless declared: it makes that peer the interface's
+// exit, which only works with the routing an `exit` brings.
 func lintDuplicateAllowed(c lintRun, s *Site) {
 	peers := c.n.WireGuardPeers(s.Name)
+	shared := map[string]int{}
+	for _, p := range peers {
+		shared[p.Interface]++
+	}
 	for i := range peers {
 		for j := i + 1; j < len(peers); j++ {
 			a, b := peers[i], peers[j]
@@ -252,9 +258,24 @@ func lintDuplicateAllowed(c lintRun, s *Site) {
 				for _, pb := range b.Allowed {
 					if pa.Masked() == pb.Masked() {
 						file, path := peerSource(c.n, s.Name, b)
-						c.report(file, path, "on %s of %s, peers %s and %s both accept %s; WireGuard gives it to only one of them", a.Interface, s.Name, a.Name, b.Name, pb.Masked())
+						hint := ""
+						if pb.Bits() == 0 {
+							hint = "; only one peer of an interface can be the exit for the others (exit = \"<peer>\" in their peers/ files)"
+						}
+						c.report(file, path, "on %s of %s, peers %s and %s both accept %s; WireGuard gives it to only one of them%s", a.Interface, s.Name, a.Name, b.Name, pb.Masked(), hint)
 					}
 				}
+			}
+		}
+	}
+	for _, p := range peers {
+		if shared[p.Interface] < 2 || p.Exit {
+			continue
+		}
+		for _, pa := range p.Allowed {
+			if pa.Bits() == 0 {
+				file, path := peerSource(c.n, s.Name, p)
+				c.report(file, path, "on %s of %s, peer %s accepts %s beside other peers without being an exit: tether routes no traffic to it, and it may send from any address; to make %s the exit for devices on %s, set exit = %q in their peers/ files (the exit brings %s and the routing)", p.Interface, s.Name, p.Name, pa, p.Name, p.Interface, p.Name, pa)
 			}
 		}
 	}

@@ -398,6 +398,7 @@ type Peer struct {
 	Allowed     []Prefix     `toml:"allowed"`   // what the site accepts from it (default: its addresses as host routes)
 	Endpoint    Endpoint     `toml:"endpoint"`  // where the site dials it (a provider server); unset = it dials in
 	Keepalive   Duration     `toml:"keepalive"`
+	Exit        string       `toml:"exit"` // a peer of the same site interface this device's internet traffic leaves through
 	Profile     *PeerProfile `toml:"profile"`
 	Mesh        *PeerMesh    `toml:"mesh"`
 }

@@ -98,6 +98,7 @@ func validate(n *Network, l *loader) {
 			keys[p.PublicKey] = "peer " + p.Name
 		}
 	}
+	validateExits(n, l)
 }
 
 // validateNetworkFile checks network.toml: name, description, [defaults]

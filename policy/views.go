@@ -19,6 +19,7 @@ type WGPeer struct {
 	Endpoint      Endpoint      // set when this site dials the peer
 	Keepalive     time.Duration // 0 = off
 	Route         bool          // install routes for Allowed
+	Exit          bool          // other devices' traffic leaves through this peer (see Exit)
 	Comment       string
 	Link          *Link // nil for external peers
 	External      *Peer // nil for link peers
@@ -177,6 +178,7 @@ func (n *Network) WireGuardPeers(site string) []WGPeer {
 			External:  ep,
 		})
 	}
+	withExitDefaults(out, n.Exits(site))
 	return out
 }
 

@@ -12,9 +12,9 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/gitsource"
 	"github.com/tether-net/tether/agent/gitsource/gittest"
+	"github.com/tether-net/tether/agent/notebook"
 	"github.com/tether-net/tether/agent/notes"
 )
 
@@ -76,7 +76,7 @@ func openAgentClone(b *testing.B, url string) *gitsource.Source {
 	return s
 }
 
-func notebook(b *testing.B, src *gitsource.Source, url, own string) *agent.GitNotebook {
+func siteNotebook(b *testing.B, src *gitsource.Source, url, own string) *notebook.Git {
 	newStore := func(s string) (*notes.Store, error) {
 		return notes.New(notes.Config{Repo: src.Repository(), Site: s, RemoteURL: url, Auth: src.Auth(), Wire: src.Wire(),
 			MinFetchInterval: notes.PeerFetchInterval, Sleep: func(context.Context, time.Duration) error { return nil }})
@@ -85,7 +85,7 @@ func notebook(b *testing.B, src *gitsource.Source, url, own string) *agent.GitNo
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &agent.GitNotebook{Own: st, Other: newStore}
+	return &notebook.Git{Own: st, Other: newStore}
 }
 
 // measure reports the git server's bytes and requests per op of what ran
@@ -125,7 +125,7 @@ func BenchmarkFleet(b *testing.B) {
 		b.Run(fmt.Sprintf("sites=%d/publish", n), func(b *testing.B) {
 			f := fleetRepo(b, n)
 			src := openAgentClone(b, f.url)
-			nb := notebook(b, src, f.url, site(0))
+			nb := siteNotebook(b, src, f.url, site(0))
 			if err := nb.Publish(ctx); err != nil { // first publish pays for the cold start
 				b.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func BenchmarkFleet(b *testing.B) {
 			measure(b, f.srv, start)
 		})
 		// A wave check as the loop runs it today, one Result per site, and
-		// batched through GitNotebook.Results.
+		// batched through notebook.Git.Results.
 		for _, batched := range []bool{false, true} {
 			name := "wave-check"
 			if batched {
@@ -158,7 +158,7 @@ func BenchmarkFleet(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
 					src := openAgentClone(b, f.url)
-					nb := notebook(b, src, f.url, site(0))
+					nb := siteNotebook(b, src, f.url, site(0))
 					start := f.srv.Counts()
 					b.StartTimer()
 					results := map[string]string{}
@@ -193,7 +193,7 @@ func BenchmarkFleet(b *testing.B) {
 			start := f.srv.Counts()
 			for i := 0; i < b.N; i++ {
 				src := openAgentClone(b, f.url)
-				nb := notebook(b, src, f.url, site(n-1))
+				nb := siteNotebook(b, src, f.url, site(n-1))
 				if err := nb.Own.Add(ctx, f.head, nextAttempt(notes.Unchanged)); err != nil {
 					b.Fatal(err)
 				}

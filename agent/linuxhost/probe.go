@@ -70,6 +70,17 @@ func (p *Prober) Probe(ctx context.Context, checks []policy.Check) []contract.Ch
 	return out
 }
 
+// Provoke pings each check's Target once from this host: a packet for the
+// peer makes WireGuard start a handshake (agent.Provoker). It returns what
+// each ping saw.
+func (p *Prober) Provoke(ctx context.Context, checks []policy.Check) []string {
+	out := make([]string, len(checks))
+	for i, c := range checks {
+		_, out[i] = p.ping(ctx, policy.Check{Target: c.Target, Count: 1})
+	}
+	return out
+}
+
 type wgPeerState struct {
 	present   bool
 	handshake time.Time
@@ -289,4 +300,11 @@ func (p *Prober) tcp(ctx context.Context, c policy.Check) (bool, string) {
 func (d *Device) Probe(ctx context.Context, checks []policy.Check) []contract.CheckResult {
 	p := &Prober{Runner: d.o.Runner, BirdSocket: d.o.BirdSocket, Now: d.o.Now}
 	return p.Probe(ctx, checks)
+}
+
+// Provoke makes the Device an agent.Provoker, pinging through the same
+// Runner it applies with.
+func (d *Device) Provoke(ctx context.Context, checks []policy.Check) []string {
+	p := &Prober{Runner: d.o.Runner}
+	return p.Provoke(ctx, checks)
 }

@@ -28,6 +28,20 @@ func (d *Device) Probe(ctx context.Context, checks []policy.Check) []contract.Ch
 	return out
 }
 
+// Provoke sends one ping to each check's Target across its tunnel, all at
+// once on the probe sessions: a packet for the peer makes WireGuard start
+// a handshake (agent.Provoker). It returns what each ping saw.
+func (d *Device) Provoke(ctx context.Context, checks []policy.Check) []string {
+	pr := &prober{d: d}
+	out := make([]string, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() { _, out[i] = pr.ping(ctx, policy.Check{Target: c.Target, Count: 1}) })
+	}
+	wg.Wait()
+	return out
+}
+
 func (p *prober) run(ctx context.Context, c policy.Check) contract.CheckResult {
 	now := p.d.now()
 	var ok bool

@@ -62,11 +62,20 @@ func Peer(n *policy.Network, name string) (*Profile, error) {
 	out := &Profile{Peer: name}
 	dialsIn := p.Endpoint.IsZero() && p.Kind != "provider" && siteEndpoint(n, p)
 	if p.Site != "" && (p.Profile != nil || dialsIn) {
-		f, err := siteProfile(n, p)
+		f, err := siteProfile(n, p, false)
 		if err != nil {
 			return nil, err
 		}
 		out.Files = append(out.Files, f)
+		if p.Exit != "" && (p.Profile == nil || p.Profile.Tunnel != "full") {
+			// The write-up's second profile: the same key and address,
+			// everything into the tunnel, toggled on the device.
+			f, err := siteProfile(n, p, true)
+			if err != nil {
+				return nil, err
+			}
+			out.Files = append(out.Files, f)
+		}
 	}
 	if p.Mesh != nil {
 		out.Files = append(out.Files, meshProfile(n, p))
@@ -95,7 +104,19 @@ func interfaceName(site string) string {
 	return n
 }
 
-func siteProfile(n *policy.Network, p *policy.Peer) (File, error) {
+// exitInterfaceName names the exit-mode tunnel apart from the normal one
+// (a device may keep both profiles), within Linux's 15 characters.
+func exitInterfaceName(site string) string {
+	n := "wg-" + site
+	if len(n) > 10 {
+		n = n[:10]
+	}
+	return n + "-exit"
+}
+
+// siteProfile renders the tunnel to the peer's site; exitMode renders the
+// variant that sends everything through the peer's exit.
+func siteProfile(n *policy.Network, p *policy.Peer, exitMode bool) (File, error) {
 	s := n.Sites[p.Site]
 	if s == nil {
 		return File{}, fmt.Errorf("profile: peer %s: no site %q", p.Name, p.Site)
@@ -120,6 +141,11 @@ func siteProfile(n *policy.Network, p *policy.Peer) (File, error) {
 	}
 	var allowed []netip.Prefix
 	switch {
+	case p.Exit != "" && (exitMode || pr.Tunnel == "full"):
+		// Only the families the device has a tunnel address in: the exit
+		// carries nothing else, so another family stays off the tunnel
+		// instead of being dropped at the site.
+		allowed = p.ExitDefaults()
 	case pr.Tunnel == "full":
 		allowed = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	case len(pr.Routes) > 0:
@@ -148,7 +174,14 @@ func siteProfile(n *policy.Network, p *policy.Peer) (File, error) {
 
 	var b bytes.Buffer
 	iface := interfaceName(p.Site)
-	fmt.Fprintf(&b, "# tether profile for %s (%s): tunnel to site %s, interface %s (%s tunnel).\n", p.Name, p.Kind, p.Site, p.Interface, pr.Tunnel)
+	mode := pr.Tunnel + " tunnel"
+	if p.Exit != "" && (exitMode || pr.Tunnel == "full") {
+		mode = "exit mode: everything leaves through " + p.Exit
+	}
+	if exitMode {
+		iface = exitInterfaceName(p.Site)
+	}
+	fmt.Fprintf(&b, "# tether profile for %s (%s): tunnel to site %s, interface %s (%s).\n", p.Name, p.Kind, p.Site, p.Interface, mode)
 	b.WriteString("[Interface]\n")
 	b.WriteString(PrivateKeyPlaceholder + "\n")
 	if len(p.Addresses) > 0 {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/tether-net/tether/policy"
 	"rsc.io/qr"
@@ -242,5 +243,55 @@ func TestQR(t *testing.T) {
 	}
 	if _, err := QR(strings.Repeat("x", 5000)); err == nil {
 		t.Error("a text too long for a QR code did not fail")
+	}
+}
+
+// TestExitProfiles: a split-tunnel device with an exit gets its normal
+// profile plus an exit-mode one (same address, every family it has an
+// address in, nothing else); a full-tunnel device with an exit gets one
+// profile, limited to its families the same way.
+func TestExitProfiles(t *testing.T) {
+	fsys := fstest.MapFS{
+		"network.toml": {Data: []byte("name = \"exit\"\n")},
+		"sites/hub.toml": {Data: []byte("platform = \"routeros\"\nrouteros_version = \"7.22.3\"\n" +
+			"[[wireguard]]\nname = \"wg-hub\"\npublic_key = \"u7hqMS1VO8RjHVVeBwRFG4LUOopnNnZQWPEAl6ASP0I=\"\n" +
+			"endpoint = \"hub.example.net:51820\"\naddresses = [\"10.5.0.1/24\", \"fd05::1/64\"]\n")},
+		"peers/gw.toml": {Data: []byte("public_key = \"Zil68x6Gj+Ew0vzea2lVWcVl+VPGxlrdLPBGyIvl5lE=\"\nsite = \"hub\"\ninterface = \"wg-hub\"\naddresses = [\"10.5.0.2/32\"]\n")},
+		"peers/laptop.toml": {Data: []byte("public_key = \"9m7LekbmMIFBUqlMloBvfpBAC4KwDM3MTIrOf3WIc3c=\"\nsite = \"hub\"\ninterface = \"wg-hub\"\n" +
+			"addresses = [\"10.5.0.3/32\", \"fd05::3/128\"]\nexit = \"gw\"\n[profile]\nroutes = [\"10.5.0.0/24\"]\n")},
+		"peers/phone.toml": {Data: []byte("public_key = \"6eW+gSYjGD1Y0RWdD1hhPdfOT/W99Z4U8tSMp2N1ADs=\"\nsite = \"hub\"\ninterface = \"wg-hub\"\n" +
+			"addresses = [\"10.5.0.4/32\"]\nexit = \"gw\"\n[profile]\ntunnel = \"full\"\n")},
+	}
+	n := load(t, example{"exit", fsys, "."})
+	laptop, err := Peer(n, "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(laptop.Files) != 2 {
+		t.Fatalf("laptop has %d profiles, want normal and exit mode", len(laptop.Files))
+	}
+	normal, exit := string(laptop.Files[0].Text), string(laptop.Files[1].Text)
+	if laptop.Files[0].Name != "wg-hub.conf" || laptop.Files[1].Name != "wg-hub-exit.conf" {
+		t.Errorf("profile names %s, %s", laptop.Files[0].Name, laptop.Files[1].Name)
+	}
+	for _, w := range []string{"AllowedIPs = 10.5.0.0/24\n", "Address = 10.5.0.3/32, fd05::3/128\n"} {
+		if !strings.Contains(normal, w) {
+			t.Errorf("laptop normal profile lacks %q:\n%s", w, normal)
+		}
+	}
+	for _, w := range []string{"AllowedIPs = 0.0.0.0/0, ::/0\n", "Address = 10.5.0.3/32, fd05::3/128\n", "everything leaves through gw"} {
+		if !strings.Contains(exit, w) {
+			t.Errorf("laptop exit profile lacks %q:\n%s", w, exit)
+		}
+	}
+	phone, err := Peer(n, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(phone.Files) != 1 || !strings.Contains(string(phone.Files[0].Text), "AllowedIPs = 0.0.0.0/0\n") {
+		t.Errorf("phone (IPv4 only, full tunnel via gw) want one profile with AllowedIPs = 0.0.0.0/0, got %d:\n%s", len(phone.Files), phone.Files[0].Text)
+	}
+	if got := exitInterfaceName("a-very-long-site-name"); len(got) > 15 {
+		t.Errorf("exit interface name %q is longer than Linux's 15 characters", got)
 	}
 }

@@ -72,7 +72,9 @@ func Render(n *policy.Network, site string) (*Config, error) {
 	r.cfg.Items = make([]Item, 0, 16+len(s.Firewall)+len(n.Peers))
 	r.indexConnected()
 
+	exits := n.Exits(site)
 	r.routingTables()
+	r.exitTables(exits)
 	r.wireguardInterfaces()
 	r.interfaceLists()
 	r.grouped(r.addresses)
@@ -83,8 +85,12 @@ func Render(n *policy.Network, site string) (*Config, error) {
 	})
 	r.bgp(sessions) // filter rules, instance, templates, connections
 	r.peers()
-	r.grouped(r.routes)
+	r.grouped(func() {
+		r.routes()
+		r.exitRoutes(exits)
+	})
 	r.routingRules()
+	r.exitRules(exits)
 	r.firewall()
 	r.routerAdverts()
 	r.singletons()
@@ -474,8 +480,9 @@ func (r *renderer) routes() {
 			if dst.Bits() == 0 {
 				// A default route through a tunnel decides where all traffic
 				// goes (and can cut the path to the WireGuard endpoint
-				// itself); it has to be declared, not inferred.
-				if !r.declaresDst(dst) {
+				// itself); it has to be declared, not inferred. An exit's
+				// default lives in its own table (exit.go).
+				if !r.declaresDst(dst) && !p.Exit {
 					r.warnf("peer %s on %s accepts %s; tether installs no default route from allowed addresses: declare a [[route]] if the tunnel should carry it", p.Name, p.Interface, dst)
 				}
 				continue

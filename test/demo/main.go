@@ -110,9 +110,11 @@ func routerosDemo(ctx context.Context) error {
 	defer w.close()
 
 	section("2. Two RouterOS routers (API simulators) and a config repo")
+	fab := rossim.NewFabric()
+	fab.HandshakeAfter, fab.EstablishAfter = time.Second, 2*time.Second
 	for site, version := range map[string]string{"relay": "7.24", "home": "7.22.3"} {
 		// The relay is a CHR (defconf = false in its site): it boots bare.
-		sim, err := rossim.New(rossim.Config{Version: version, Bare: site == "relay"})
+		sim, err := rossim.New(rossim.Config{Version: version, Bare: site == "relay", Fabric: fab})
 		if err != nil {
 			return err
 		}
@@ -183,17 +185,10 @@ func routerosDemo(ctx context.Context) error {
 		fmt.Printf("  %s generated its WireGuard key; public key %s\n", site, keys[site])
 	}
 
-	// The far ends each simulator sees are the other router, as configured.
-	w.sims["home"].SetWorld(rossim.World{Reachable: []string{"2001:db8:ffff:1e6::1/128"}, FarEnds: []rossim.FarEnd{{
-		Name: "relay", PublicKey: keys["relay"], AcceptKey: keys["home"], EndpointAddress: "203.0.113.10", EndpointPort: 51820,
-		TransitAddress: "2001:db8:100::1", ASN: 64512, ExpectRouterASN: 64513, Announces: []string{"::/0"},
-		HandshakeAfter: rossim.Duration(time.Second), EstablishAfter: rossim.Duration(2 * time.Second),
-	}}})
-	w.sims["relay"].SetWorld(rossim.World{FarEnds: []rossim.FarEnd{{
-		Name: "home", PublicKey: keys["home"], AcceptKey: keys["relay"], DialsIn: true, ExpectListenPort: 51820,
-		TransitAddress: "2001:db8:100::2", ASN: 64513, ExpectRouterASN: 64512, Announces: []string{"2001:db8:100::/48"},
-		HandshakeAfter: rossim.Duration(time.Second), EstablishAfter: rossim.Duration(2 * time.Second),
-	}}})
+	// Each router is the other's far end through the shared fabric:
+	// handshakes, the session and what each announces follow their
+	// configuration. Home's upstream probe target answers.
+	w.sims["home"].SetWorld(rossim.World{Reachable: []string{"2001:db8:ffff:1e6::1/128"}})
 
 	section("4. The full network: keys committed, the link and eBGP session added")
 	full := map[string]string{}

@@ -179,4 +179,15 @@ func TestRenderSiteAndPeer(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "█") {
 		t.Fatalf("QR render: exit %d", code)
 	}
+	// A phone with an exit has two profiles: a QR code needs one picked.
+	if _, errOut, code := run(t, "render", "--peer", "client-b", "--qr", "../../../repo-example/multi-tunnel"); code != 2 || !strings.Contains(errOut, "--profile (wg-router.conf, wg-router-exit.conf)") {
+		t.Fatalf("QR of two profiles: exit %d\n%s", code, errOut)
+	}
+	out, _, code = run(t, "render", "--peer", "client-b", "--profile", "wg-router-exit.conf", "../../../repo-example/multi-tunnel")
+	if code != 0 || !strings.Contains(out, "AllowedIPs = 0.0.0.0/0\n") || strings.Contains(out, "wg-router.conf") {
+		t.Fatalf("--profile wg-router-exit.conf: exit %d\n%s", code, out)
+	}
+	if out, _, code = run(t, "render", "--peer", "client-b", "--profile", "wg-router-exit.conf", "--qr", "../../../repo-example/multi-tunnel"); code != 0 || !strings.Contains(out, "█") {
+		t.Fatalf("QR of the exit-mode profile: exit %d", code)
+	}
 }

@@ -19,7 +19,7 @@ func init() {
 	register(&command{
 		name:    "render",
 		summary: "print or write what a site would run (RouterOS .rsc/items, Linux files, peer profiles)",
-		usage:   "(--site NAME | --all | --peer NAME) [--format rsc|json|files] [--out DIR] [--qr] [--qr-png FILE] NETWORK_DIR",
+		usage:   "(--site NAME | --all | --peer NAME) [--format rsc|json|files] [--out DIR] [--profile FILE] [--qr] [--qr-png FILE] NETWORK_DIR",
 		help: `Renders a site of a valid network without touching any device.
 
   --site NAME    one site: RouterOS sites print a paste-ready .rsc by default
@@ -29,7 +29,8 @@ func init() {
   --all          every site; needs --out DIR (one folder per site)
   --peer NAME    the wg-quick profile of an external peer (phone, laptop,
                  server); --qr prints it as a QR code for phones, --qr-png
-                 writes a PNG
+                 writes a PNG; --profile FILE picks one of several (a device
+                 with an exit also has wg-<site>-exit.conf)
 
 No private key is ever rendered: RouterOS keeps its own, Linux reads
 <key_dir>/<iface>.key, and profiles leave a placeholder.`,
@@ -38,8 +39,8 @@ No private key is ever rendered: RouterOS keeps its own, Linux reads
 }
 
 type renderFlags struct {
-	site, peer, format, out, keyDir, qrPNG string
-	all, qr                                bool
+	site, peer, format, out, keyDir, qrPNG, profile string
+	all, qr                                         bool
 }
 
 func runRender(ctx context.Context, env *cliEnv, args []string) int {
@@ -54,6 +55,7 @@ func runRender(ctx context.Context, env *cliEnv, args []string) int {
 	fs.StringVar(&f.keyDir, "key-dir", linux.DefaultKeyDir, "Linux key directory referenced by wg-quick files")
 	fs.BoolVar(&f.qr, "qr", false, "with --peer: print the profile as a terminal QR code")
 	fs.StringVar(&f.qrPNG, "qr-png", "", "with --peer: write the profile as a QR code PNG")
+	fs.StringVar(&f.profile, "profile", "", "with --peer: only the profile with this file name (e.g. wg-router-exit.conf)")
 	if code, ok := parseFlags(fs, env, args); !ok {
 		return code
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tether-net/tether/policy"
 	"github.com/tether-net/tether/render/profile"
@@ -26,8 +27,25 @@ func renderPeer(env *cliEnv, n *policy.Network, f renderFlags) int {
 		fmt.Fprintf(env.stderr, "tether render: %v\n", err)
 		return 1
 	}
+	if f.profile != "" {
+		var names []string
+		for _, file := range p.Files {
+			names = append(names, file.Name)
+			if file.Name == f.profile {
+				p.Files = []profile.File{file}
+			}
+		}
+		if len(p.Files) != 1 || p.Files[0].Name != f.profile {
+			fmt.Fprintf(env.stderr, "tether render: peer %s has no profile %q (profiles: %s)\n", f.peer, f.profile, strings.Join(names, ", "))
+			return 1
+		}
+	}
 	if (f.qr || f.qrPNG != "") && len(p.Files) != 1 {
-		fmt.Fprintf(env.stderr, "tether render: peer %s has %d profiles; a QR code holds one\n", f.peer, len(p.Files))
+		var names []string
+		for _, file := range p.Files {
+			names = append(names, file.Name)
+		}
+		fmt.Fprintf(env.stderr, "tether render: peer %s has %d profiles; a QR code holds one: pick it with --profile (%s)\n", f.peer, len(p.Files), strings.Join(names, ", "))
 		return 2
 	}
 	for _, file := range p.Files {

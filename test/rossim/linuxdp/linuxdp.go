@@ -545,11 +545,18 @@ func keyFile(key string) (string, error) {
 }
 
 // waitUAPI waits for a new wireguard-go to answer on its UAPI socket.
+// `wg` is asked only once the socket listens: wg unlinks a socket whose
+// connect is refused (taking it for a dead process's), and between
+// wireguard-go's bind and listen that would delete the live socket's path,
+// after which wireguard-go fails ("Failed to listen on uapi socket").
 func (d *Dataplane) waitUAPI(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	for {
-		_, err := d.r.Run(ctx, "wg", "show", name, "listen-port")
+		var err error
+		if err = d.uapiListening(ctx, name); err == nil {
+			_, err = d.r.Run(ctx, "wg", "show", name, "listen-port")
+		}
 		if err == nil {
 			return nil
 		}
@@ -559,6 +566,22 @@ func (d *Dataplane) waitUAPI(ctx context.Context, name string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// uapiListening reports (as a nil error) whether name's UAPI socket is in
+// the listening state in the namespace's /proc/net/unix (flag 00010000).
+func (d *Dataplane) uapiListening(ctx context.Context, name string) error {
+	out, err := d.r.Run(ctx, "cat", "/proc/net/unix")
+	if err != nil {
+		return err
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 8 && f[3] == "00010000" && strings.HasSuffix(f[7], "/wireguard/"+name+".sock") {
+			return nil
+		}
+	}
+	return fmt.Errorf("the UAPI socket of %s does not listen yet", name)
 }
 
 // applyAddrs adds missing addresses and removes those that went away:

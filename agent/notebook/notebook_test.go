@@ -1,4 +1,4 @@
-package agent
+package notebook
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/tether-net/tether/agent"
 	"github.com/tether-net/tether/agent/notes"
 )
 
@@ -26,19 +27,19 @@ func TestRecordOncePerTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &GitNotebook{Own: store}
+	g := &Git{Own: store}
 	ctx := context.Background()
 	commit := strings.Repeat("ab", 20)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	out := func(txn, result string) *Outcome {
-		return &Outcome{TxnID: txn, Site: "home", Commit: commit, Result: result, Started: at, Finished: at.Add(time.Minute)}
+	out := func(txn, result string) *agent.Outcome {
+		return &agent.Outcome{TxnID: txn, Site: "home", Commit: commit, Result: result, Started: at, Finished: at.Add(time.Minute)}
 	}
-	for _, o := range []*Outcome{
-		out("t1", ResultApplied),
-		out("t1", ResultApplied), // the same transaction settled again after a restart
-		out("t2", ResultApplied), // the next transaction (a drift repair, say)
-		out("t2", ResultRevertFailed),
-		out("t2", ResultRecovered),
+	for _, o := range []*agent.Outcome{
+		out("t1", agent.ResultApplied),
+		out("t1", agent.ResultApplied), // the same transaction settled again after a restart
+		out("t2", agent.ResultApplied), // the next transaction (a drift repair, say)
+		out("t2", agent.ResultRevertFailed),
+		out("t2", agent.ResultRecovered),
 	} {
 		if err := g.Record(ctx, o); err != nil {
 			t.Fatal(err)
