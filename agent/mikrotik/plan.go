@@ -237,25 +237,14 @@ func digest(cfg *ros.Config) string {
 	return hex.EncodeToString(s[:])
 }
 
-// effectiveAnchors resolves "" anchors: an item without its own anchor goes
-// right after tether's previous item of the same menu and chain, i.e. before
-// that item's anchor.
+// effectiveAnchors pairs each rendered item with its effective anchor
+// (ros.EffectiveAnchors, shared with the .rsc script) and chain.
 func effectiveAnchors(items []ros.Item) []desired {
-	prev := map[string]string{}
+	anchors := ros.EffectiveAnchors(items)
 	out := make([]desired, len(items))
 	for i, it := range items {
 		chain, _ := it.Get("chain")
-		key := it.Path + " " + chain
-		a := it.Anchor
-		switch {
-		case it.Last:
-			// Kept last in its chain: placed by positions, never by anchor.
-		case a == "":
-			a = prev[key]
-		default:
-			prev[key] = a
-		}
-		out[i] = desired{Item: it, anchor: a, chain: chain}
+		out[i] = desired{Item: it, anchor: anchors[i], chain: chain}
 	}
 	return out
 }

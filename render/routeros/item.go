@@ -185,3 +185,29 @@ func canonPrefix(s string, host bool) string {
 
 // quoteID quotes an ID value with the .rsc rules, so IDs are unambiguous.
 func quoteID(v string) string { return quoteValue(v) }
+
+// EffectiveAnchors returns, for each item, the comment of the rule it must
+// sit right before: its own Anchor, or, for an item without one, the anchor
+// of tether's previous item of the same menu and chain (it goes right after
+// that item, which is "before the same anchor"). An item kept Last has none:
+// it goes at the end of its chain. The .rsc script and the API planner both
+// place items by it, so they cannot disagree.
+func EffectiveAnchors(items []Item) []string {
+	prev := map[string]string{}
+	out := make([]string, len(items))
+	for i, it := range items {
+		chain, _ := it.Get("chain")
+		key := it.Path + " " + chain
+		a := it.Anchor
+		switch {
+		case it.Last:
+			a = ""
+		case a == "":
+			a = prev[key]
+		default:
+			prev[key] = a
+		}
+		out[i] = a
+	}
+	return out
+}

@@ -28,10 +28,7 @@ func (c *Config) RSC() []byte {
 		b.WriteByte('\n')
 	}
 	menu := ""
-	// anchors tracks, per menu and chain, the anchor of tether's previous
-	// item: an item without its own anchor goes right after that item, which
-	// in a script means "before the same anchor".
-	anchors := map[string]string{}
+	anchors := EffectiveAnchors(c.Items)
 	for i := range c.Items {
 		it := &c.Items[i]
 		words := strings.Join(splitPath(it.Path), " ")
@@ -66,17 +63,7 @@ func (c *Config) RSC() []byte {
 		b.WriteString("add")
 		writeAttrs(&b, it.Attrs)
 		chain, _ := it.Get("chain")
-		key := it.Path + " " + chain
-		anchor := it.Anchor
-		switch {
-		case it.Last:
-			// Appended: after every rule of the chain, defconf's included.
-		case anchor == "":
-			anchor = anchors[key]
-		default:
-			anchors[key] = anchor
-		}
-		if anchor != "" {
+		if anchor := anchors[i]; anchor != "" {
 			b.WriteString(" place-before=[find where ")
 			if chain != "" {
 				b.WriteString("chain=")
