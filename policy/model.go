@@ -337,7 +337,7 @@ type RawFile struct {
 	Path    string `toml:"path"` // absolute path on the host
 	Content string `toml:"content"`
 	Mode    string `toml:"mode"`   // octal, default "0644"
-	Reload  string `toml:"reload"` // systemd unit to reload or restart after a change
+	Reload  string `toml:"reload"` // systemd unit to reload, when it runs, after a change or removal
 }
 
 // Link is one WireGuard tunnel between two sites: links/<name>.toml.

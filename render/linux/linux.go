@@ -195,7 +195,9 @@ func (r *renderer) raw() error {
 		}
 		var act Action
 		if f.Reload != "" {
-			act = Action{Kind: ActServiceReload, Target: unitName(f.Reload)}
+			// The unit is not tether's to run: removing the file must not
+			// stop it (a raw sshd drop-in going away would stop sshd).
+			act = Action{Kind: ActServiceConfig, Target: unitName(f.Reload)}
 		}
 		r.add(File{Path: f.Path, Mode: mode, Content: []byte(content), Activate: act})
 	}
