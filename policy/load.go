@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,16 +148,30 @@ func (l *loader) decodeFile(name string, v any) bool {
 	}
 	md, err := toml.Decode(src, v)
 	if err != nil {
-		var pe toml.ParseError
-		p := Problem{File: name, Rule: "syntax", Severity: SeverityError, Message: err.Error()}
-		if errors.As(err, &pe) {
-			p.Line, p.Col = pe.Position.Line, pe.Position.Col
-			p.Message = tidyTOMLMessage(pe)
-			if pe.LastKey != "" {
-				p.Path = pe.LastKey
-			}
+		errs := typeErrors(src, reflect.TypeOf(v).Elem())
+		if len(errs) == 0 {
+			errs = []error{err}
 		}
-		l.add(p)
+		for _, err := range errs {
+			var pe toml.ParseError
+			p := Problem{File: name, Rule: "syntax", Severity: SeverityError, Message: err.Error()}
+			if errors.As(err, &pe) {
+				p.Line, p.Col = pe.Position.Line, pe.Position.Col
+				p.Message = tidyTOMLMessage(pe)
+				if pe.LastKey != "" {
+					p.Path = pe.LastKey
+				}
+			} else if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
+				// The decoder's type errors are plain errors that carry
+				// the line and key in their text.
+				p.Line, _ = strconv.Atoi(m[1])
+				p.Path, p.Message = m[2], m[3]
+				if v, ok := scanPositions(src).lookup(p.Path); ok && v.line == p.Line {
+					p.Col = v.col
+				}
+			}
+			l.add(p)
+		}
 		return false
 	}
 	ps := scanPositions(src)
@@ -166,6 +181,47 @@ func (l *loader) decodeFile(name string, v any) bool {
 		l.at(name, path, "invalid-value", e.Error())
 	})
 	return true
+}
+
+// typeErrorRE takes a type error of the decoder apart: line, key, message.
+var typeErrorRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
+
+// typeErrors decodes a syntactically valid file one top-level key at a time,
+// in the order the keys appear, and returns the type error of each key that
+// has one. The decoder visits a table's keys in map order, so on its own it
+// would name a different bad key from run to run when there are several; and
+// a person fixing a file wants all of them. It returns nil for a syntax error
+// (the decoder's own error is then the one to show).
+func typeErrors(src string, t reflect.Type) []error {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(src, &top)
+	if err != nil {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("toml"), ","); tag != "" && tag != "-" {
+			fields[tag] = f.Type
+		}
+	}
+	var out []error
+	for _, k := range md.Keys() {
+		if len(k) != 1 {
+			continue
+		}
+		ft, ok := fields[k[0]]
+		if !ok {
+			continue // an unknown key: reported by unknownKeys once the file decodes
+		}
+		if err := md.PrimitiveDecode(top[k[0]], reflect.New(ft).Interface()); err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
 }
 
 func tidyTOMLMessage(pe toml.ParseError) string {
