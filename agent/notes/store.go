@@ -398,7 +398,18 @@ func (s *Store) Push(ctx context.Context) error {
 	lastRemote := plumbing.ZeroHash
 	for attempt := 1; ; attempt++ {
 		if err := s.fetchLocked(ctx); err != nil {
-			return err
+			// After a lost race the remote is up and moving: a fetch that
+			// meets a ref update half-way (git-upload-pack hangs up) is
+			// part of the race, so it takes the next attempt. A first
+			// fetch that fails means the remote is away: report it.
+			if lastErr == nil || attempt >= s.cfg.MaxAttempts {
+				return err
+			}
+			lastErr = err
+			if err := s.cfg.Sleep(ctx, s.backoff(attempt)); err != nil {
+				return err
+			}
+			continue
 		}
 		local, err := s.refHash(s.ref)
 		if err != nil {
