@@ -153,6 +153,17 @@ func (d *Device) PlanConfig(ctx context.Context, cfg *ros.Config) (*contract.Pla
 	if len(p.lookalikes) > 0 {
 		return nil, &LookalikeError{Site: cfg.Site, Items: p.lookalikes}
 	}
+	if !p.plan.Empty() {
+		// Only a plan that writes needs the version (doctor reports it on
+		// its own): one more round trip, never on a no-op poll.
+		older, err := d.olderRouter(ctx, cfg.Version)
+		if err != nil {
+			return nil, err
+		}
+		if len(older) > 0 {
+			return nil, &PrereqError{Site: cfg.Site, Missing: older}
+		}
+	}
 	return p.plan, nil
 }
 

@@ -20,6 +20,7 @@ const (
 	prereqRoutingTable  = "routing table"
 	prereqAddressList   = "address list"
 	prereqAnchor        = "firewall rule"
+	prereqVersion       = "RouterOS version"
 )
 
 // Prerequisite is something the site's items refer to that the site does
@@ -36,12 +37,23 @@ type Prerequisite struct {
 	// Where are the model fields that name it, "sites/site-a.toml: firewall[5].out_interface";
 	// empty when tether derived the reference itself.
 	Where []string `json:"where,omitempty"`
+	// Have is what the router has instead (its RouterOS version).
+	Have string `json:"have,omitempty"`
 }
 
 // String is the line plan prints: what is missing, where the site names
 // it, and how to fix it.
 func (m Prerequisite) String() string {
 	var b strings.Builder
+	if m.Kind == prereqVersion {
+		fmt.Fprintf(&b, "routeros_version = %q", m.Name)
+		if len(m.Where) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(m.Where, "; "))
+		}
+		fmt.Fprintf(&b, " is newer than the router's RouterOS %s, which may lack what is rendered for it; "+
+			"set routeros_version = %q, or upgrade the router first", m.Have, strings.Fields(m.Have)[0])
+		return b.String()
+	}
 	switch m.Kind {
 	case prereqAnchor:
 		fmt.Fprintf(&b, "firewall rule with comment %q (chain %s)", m.Name, m.Chain)
@@ -235,6 +247,34 @@ func (d *Device) checkPrereqs(ctx context.Context, cfg *ros.Config, p *planner) 
 	return nil
 }
 
+// olderRouter reads the router's RouterOS version and reports it when it is
+// older than the one the site is rendered for: attributes and menus of a
+// newer release would be refused half-way through an apply. A newer router
+// is fine (RouterOS 7 keeps what tether renders).
+func (d *Device) olderRouter(ctx context.Context, declared string) ([]Prerequisite, error) {
+	if declared == "" {
+		return nil, nil
+	}
+	rep, err := d.c.run(ctx, "/system/resource/print", "=.proplist=version")
+	if err != nil {
+		return nil, fmt.Errorf("read the RouterOS version: %w", err)
+	}
+	if len(rep.Re) == 0 {
+		return nil, nil
+	}
+	running := rep.Re[0]["version"]
+	v, _, _ := strings.Cut(running, " ")
+	rmaj, rmin, rpat, ok := policy.ParseRouterOSVersion(v)
+	dmaj, dmin, dpat, dok := policy.ParseRouterOSVersion(declared)
+	if !ok || !dok || [3]int{rmaj, rmin, rpat} == [3]int{dmaj, dmin, dpat} {
+		return nil, nil
+	}
+	if slices.Compare([]int{rmaj, rmin, rpat}, []int{dmaj, dmin, dpat}) >= 0 {
+		return nil, nil
+	}
+	return []Prerequisite{{Kind: prereqVersion, Name: declared, Have: running, Users: []string{"routeros_version"}}}, nil
+}
+
 // missingPrereqs returns the anchors the firewall menus lack (anchors), or
 // else reads, for the other references the rendered items do not satisfy
 // themselves, the router's interfaces, interface lists, routing tables and
@@ -358,6 +398,7 @@ var prereqFields = map[string][]string{
 	prereqRoutingTable:  {"table", "routing_mark", "new_routing_mark"},
 	prereqAddressList:   {"src_address_list", "dst_address_list"},
 	prereqAnchor:        {"place_before"},
+	prereqVersion:       {"routeros_version"},
 }
 
 // whereInSite fills each prerequisite's Where with the fields of the site's

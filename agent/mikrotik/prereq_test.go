@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tether-net/tether/agent/contract"
 	ros "github.com/tether-net/tether/render/routeros"
+	"go.uber.org/zap"
 )
 
 // exampleSite finds one RouterOS site of the examples.
@@ -208,5 +210,41 @@ func TestPrereqRenderedAndRouterMade(t *testing.T) {
 	l.exec(t, "/ip/firewall/filter/add", "=chain=input", "=action=add-src-to-address-list", "=address-list=knocked", "=protocol=tcp", "=dst-port=7000")
 	if pe := plan(); pe != nil {
 		t.Fatalf("still refused: %v", pe)
+	}
+}
+
+// A site rendered for a newer RouterOS than the router runs is refused
+// before any write, naming routeros_version and the router's version; a
+// newer router takes it.
+func TestPrereqRouterOlderThanDeclared(t *testing.T) {
+	e := exampleSite(t, "cgnat-chr-relay", "home") // declares 7.22.3
+	for _, tc := range []struct {
+		router string
+		refuse bool
+	}{{"7.20.8", true}, {"7.22.3", false}, {"7.24", false}} {
+		t.Run(tc.router, func(t *testing.T) {
+			l := newLab(t, tc.router, false)
+			d := New(Options{Conn: Conn{Address: l.sim.Addr(), Username: "admin", Timeout: 5 * time.Second}, Logger: zap.NewNop(), Now: l.clk.Now})
+			t.Cleanup(func() { d.Close() })
+			l.sim.ResetStats()
+			_, err := d.Plan(context.Background(), e.n, e.site)
+			pe, refused := errors.AsType[*PrereqError](err)
+			if refused != tc.refuse {
+				t.Fatalf("plan against RouterOS %s: %v (refused %v, want %v)", tc.router, err, refused, tc.refuse)
+			}
+			if !refused {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			m, ok := findPrereq(pe, prereqVersion, "7.22.3")
+			if !ok || !strings.Contains(m.String(), "sites/home.toml: routeros_version") || !strings.Contains(m.String(), `set routeros_version = "7.20.8"`) {
+				t.Errorf("version refusal %q does not name the field and the fix", m.String())
+			}
+			if !errors.Is(err, contract.ErrPermanent) || l.sim.Stats().Writes != 0 {
+				t.Errorf("refusal not permanent (%v) or %d writes", err, l.sim.Stats().Writes)
+			}
+		})
 	}
 }
