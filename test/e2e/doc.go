@@ -37,6 +37,17 @@
 //     hosts and a laptop on its rendered profile; a commit refused for a
 //     missing bridge-trunk, LAN-to-LAN and road-warrior pings, a key typo
 //     reverted, the next commit applied, history read.
+//   - multitunnel_exit_test.go: client B's exit-mode profile leaves through
+//     client A (the far host sees client A's uplink address), and through the
+//     router once a commit drops the exit.
+//
+// And of issue 17 (a simulator whose firewall and BGP are real):
+//
+//   - witness_bgp_test.go: the relay's export mistake keeps its own gate
+//     green; home's witness reports ::/0 missing and the relay reverts (a).
+//   - rosfw_test.go: a home firewall rule dropping WireGuard from the WAN is
+//     caught by the gate with real packets and reverted (b); multi-tunnel's
+//     masquerade and policy routing proved by the source address seen (c).
 //
 // Every scenario is bounded by a context deadline and removes what it
 // created. It does not test units of the agent (their own packages do) and
