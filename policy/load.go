@@ -1,13 +1,18 @@
 package policy
 
 import (
+	"cmp"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"math"
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,26 +153,31 @@ func (l *loader) decodeFile(name string, v any) bool {
 	}
 	md, err := toml.Decode(src, v)
 	if err != nil {
-		errs := typeErrors(src, reflect.TypeOf(v).Elem())
-		if len(errs) == 0 {
-			errs = []error{err}
+		tes := typeErrors(src, reflect.TypeOf(v).Elem())
+		if len(tes) == 0 {
+			tes = []typeError{{err: err}}
 		}
-		for _, err := range errs {
+		ps := scanPositions(src)
+		for _, te := range tes {
 			var pe toml.ParseError
-			p := Problem{File: name, Rule: "syntax", Severity: SeverityError, Message: err.Error()}
-			if errors.As(err, &pe) {
+			p := Problem{File: name, Rule: "syntax", Severity: SeverityError, Message: te.err.Error()}
+			if errors.As(te.err, &pe) {
 				p.Line, p.Col = pe.Position.Line, pe.Position.Col
 				p.Message = tidyTOMLMessage(pe)
 				if pe.LastKey != "" {
 					p.Path = pe.LastKey
 				}
-			} else if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
+			} else if m := typeErrorRE.FindStringSubmatch(te.err.Error()); m != nil {
 				// The decoder's type errors are plain errors that carry
 				// the line and key in their text.
 				p.Line, _ = strconv.Atoi(m[1])
 				p.Path, p.Message = m[2], m[3]
-				if v, ok := scanPositions(src).lookup(p.Path); ok && v.line == p.Line {
-					p.Col = v.col
+			}
+			if te.path != "" {
+				// Our path names the array element; the decoder's does not.
+				p.Path = te.path
+				if v, ok := ps.lookup(te.path); ok {
+					p.Line, p.Col = v.line, v.col
 				}
 			}
 			l.add(p)
@@ -186,43 +196,88 @@ func (l *loader) decodeFile(name string, v any) bool {
 // typeErrorRE takes a type error of the decoder apart: line, key, message.
 var typeErrorRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
 
-// typeErrors decodes a syntactically valid file one top-level key at a time,
-// in the order the keys appear, and returns the type error of each key that
-// has one. The decoder visits a table's keys in map order, so on its own it
-// would name a different bad key from run to run when there are several; and
-// a person fixing a file wants all of them. It returns nil for a syntax error
-// (the decoder's own error is then the one to show).
-func typeErrors(src string, t reflect.Type) []error {
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
+// typeError is one key whose value has the wrong type.
+type typeError struct {
+	path string // "wireguard[1].listen_port"
+	err  error
+}
+
+// typeErrors decodes a syntactically valid file one key at a time, in the
+// order the keys appear, and returns the type error of each key that has
+// one; inside a table or an array of tables it names the keys at fault. The
+// decoder visits a table's keys in map order, so on its own it would name a
+// different bad key from run to run when there are several; and a person
+// fixing a file wants all of them. It returns nil for a syntax error (the
+// decoder's own error is then the one to show).
+func typeErrors(src string, t reflect.Type) []typeError {
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(src, &top)
-	if err != nil {
+	if err != nil || t.Kind() != reflect.Struct {
 		return nil
 	}
-	fields := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if tag, _, _ := strings.Cut(f.Tag.Get("toml"), ","); tag != "" && tag != "-" {
-			fields[tag] = f.Type
+	ps := scanPositions(src)
+	var out []typeError
+	var walk func(prims map[string]toml.Primitive, t reflect.Type, prefix string)
+	walk = func(prims map[string]toml.Primitive, t reflect.Type, prefix string) {
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("toml"), ","); tag != "" && tag != "-" {
+				fields[tag] = f.Type
+			}
+		}
+		keys := slices.Collect(maps.Keys(prims))
+		at := func(k string) (int, int) {
+			if v, ok := ps.lookup(joinPath(prefix, k)); ok {
+				return v.line, v.col
+			}
+			return math.MaxInt, 0
+		}
+		slices.SortFunc(keys, func(a, b string) int {
+			la, ca := at(a)
+			lb, cb := at(b)
+			return cmp.Or(cmp.Compare(la, lb), cmp.Compare(ca, cb), strings.Compare(a, b))
+		})
+		for _, k := range keys {
+			ft, ok := fields[k]
+			if !ok {
+				continue // an unknown key: reported by unknownKeys once the file decodes
+			}
+			path := joinPath(prefix, k)
+			err := md.PrimitiveDecode(prims[k], reflect.New(ft).Interface())
+			if err == nil {
+				continue
+			}
+			before := len(out)
+			et := ft
+			for et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			textual := reflect.PointerTo(et).Implements(textUnmarshaler)
+			switch {
+			case et.Kind() == reflect.Struct && !textual:
+				var sub map[string]toml.Primitive
+				if md.PrimitiveDecode(prims[k], &sub) == nil {
+					walk(sub, et, path)
+				}
+			case et.Kind() == reflect.Slice && et.Elem().Kind() == reflect.Struct && !reflect.PointerTo(et.Elem()).Implements(textUnmarshaler):
+				var subs []map[string]toml.Primitive
+				if md.PrimitiveDecode(prims[k], &subs) == nil {
+					for i, sub := range subs {
+						walk(sub, et.Elem(), fmt.Sprintf("%s[%d]", path, i))
+					}
+				}
+			}
+			if len(out) == before {
+				out = append(out, typeError{path: path, err: err})
+			}
 		}
 	}
-	var out []error
-	for _, k := range md.Keys() {
-		if len(k) != 1 {
-			continue
-		}
-		ft, ok := fields[k[0]]
-		if !ok {
-			continue // an unknown key: reported by unknownKeys once the file decodes
-		}
-		if err := md.PrimitiveDecode(top[k[0]], reflect.New(ft).Interface()); err != nil {
-			out = append(out, err)
-		}
-	}
+	walk(top, t, "")
 	return out
 }
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 func tidyTOMLMessage(pe toml.ParseError) string {
 	msg := pe.Message
