@@ -153,11 +153,11 @@ func (l *loader) decodeFile(name string, v any) bool {
 	}
 	md, err := toml.Decode(src, v)
 	if err != nil {
-		tes := typeErrors(src, reflect.TypeOf(v).Elem())
+		ps := scanPositions(src)
+		tes := typeErrors(src, ps, reflect.TypeOf(v).Elem())
 		if len(tes) == 0 {
 			tes = []typeError{{err: err}}
 		}
-		ps := scanPositions(src)
 		for _, te := range tes {
 			var pe toml.ParseError
 			p := Problem{File: name, Rule: "syntax", Severity: SeverityError, Message: te.err.Error()}
@@ -209,13 +209,12 @@ type typeError struct {
 // different bad key from run to run when there are several; and a person
 // fixing a file wants all of them. It returns nil for a syntax error (the
 // decoder's own error is then the one to show).
-func typeErrors(src string, t reflect.Type) []typeError {
+func typeErrors(src string, ps *positions, t reflect.Type) []typeError {
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(src, &top)
 	if err != nil || t.Kind() != reflect.Struct {
 		return nil
 	}
-	ps := scanPositions(src)
 	var out []typeError
 	var walk func(prims map[string]toml.Primitive, t reflect.Type, prefix string)
 	walk = func(prims map[string]toml.Primitive, t reflect.Type, prefix string) {

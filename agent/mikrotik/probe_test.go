@@ -13,15 +13,7 @@ import (
 // and reads handshake, BGP and ping evidence from the router.
 func TestProbe(t *testing.T) {
 	ctx := context.Background()
-	var e example
-	for _, x := range examples(t) {
-		if x.dir == "cgnat-chr-relay" && x.site == "home" {
-			e = x
-		}
-	}
-	if e.n == nil {
-		t.Skip("cgnat-chr-relay/home example missing")
-	}
+	e := exampleSite(t, "cgnat-chr-relay", "home")
 	l := newLab(t, "7.22.3", false)
 	l.sim.SetWorld(rossim.World{
 		FarEnds: []rossim.FarEnd{{Name: "relay", PublicKey: e.n.Sites["relay"].WireGuard[0].PublicKey.String(), AcceptAnyKey: true,

@@ -15,15 +15,7 @@ import (
 // the tunnel is up and not after the far end went away.
 func TestProvokePingsThroughTheTunnel(t *testing.T) {
 	ctx := context.Background()
-	var e example
-	for _, x := range examples(t) {
-		if x.dir == "cgnat-chr-relay" && x.site == "home" {
-			e = x
-		}
-	}
-	if e.n == nil {
-		t.Skip("cgnat-chr-relay/home example missing")
-	}
+	e := exampleSite(t, "cgnat-chr-relay", "home")
 	var hs []policy.Check
 	for _, c := range e.n.HealthChecks("home") {
 		if c.Kind == policy.CheckHandshake && c.MustPass {

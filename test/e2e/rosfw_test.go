@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,9 +205,9 @@ func TestMultiTunnelNATAndPolicyRouting(t *testing.T) {
 		if _, err := far.h.Output(ctx, "ip", "addr", "add", far.loopback, "dev", "lo"); err != nil {
 			t.Fatal(err)
 		}
-		seeSources(t, ctx, far.h)
+		far.h.WatchEchoSources(t, ctx)
 	}
-	seeSources(t, ctx, l.Host("inet"))
+	l.Host("inet").WatchEchoSources(t, ctx)
 	for _, args := range [][]string{
 		{"addr", "add", mtLANHost + "/24", "dev", "eth0"},
 		{"route", "add", "default", "via", mtLANGW},
@@ -224,21 +223,21 @@ func TestMultiTunnelNATAndPolicyRouting(t *testing.T) {
 		dumpHosts(t, ctx, l, []string{"router", "server2"}, []string{"wg", "show"}, []string{"nft", "list", "ruleset"}, []string{"ip", "rule"})
 		t.Fatal(err)
 	}
-	if got := seen(t, ctx, s2); !slices.Equal(got, []string{mtWG1}) {
+	if got := s2.EchoSources(t, ctx); !slices.Equal(got, []string{mtWG1}) {
 		t.Errorf("server2 saw echo requests from %v, want the router's wg1 address %s (masquerade out wg1)", got, mtWG1)
 	}
 	// To the internet (not in noVPN): marked vpn, table vpn's default
 	// route into wg0, masqueraded: the provider sees the router's wg0
 	// address, and nothing goes out of the router's WAN uplink.
-	seen(t, ctx, l.Host("inet"))
+	l.Host("inet").EchoSources(t, ctx)
 	if err := pingFrom(ctx, lan, "", mtInternet, 30*time.Second); err != nil {
 		dumpHosts(t, ctx, l, []string{"router", "server1"}, []string{"wg", "show"}, []string{"nft", "list", "ruleset"}, []string{"ip", "rule"}, []string{"ip", "route", "show", "table", "all"})
 		t.Fatal(err)
 	}
-	if got := seen(t, ctx, s1); !slices.Equal(got, []string{mtWG0}) {
+	if got := s1.EchoSources(t, ctx); !slices.Equal(got, []string{mtWG0}) {
 		t.Errorf("the VPN provider saw echo requests from %v, want the router's wg0 address %s (mark-routing vpn, masquerade out wg0)", got, mtWG0)
 	}
-	if got := seen(t, ctx, l.Host("inet")); len(got) != 0 {
+	if got := l.Host("inet").EchoSources(t, ctx); len(got) != 0 {
 		t.Errorf("the internet router saw echo requests from %v: LAN traffic left by the WAN, not the VPN", got)
 	}
 	// The router's own traffic is not marked: it pings the internet
@@ -246,49 +245,7 @@ func TestMultiTunnelNATAndPolicyRouting(t *testing.T) {
 	if _, _, err := sim.Exec("/tool/ping", "=address="+mtInternet, "=count=1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := seen(t, ctx, s1); len(got) != 0 {
+	if got := s1.EchoSources(t, ctx); len(got) != 0 {
 		t.Errorf("the provider saw the router's own ping from %v; only LAN traffic is marked", got)
 	}
-}
-
-// seeSources makes h remember the source of every echo request it
-// receives or forwards (an nftables set in a table of its own).
-func seeSources(t *testing.T, ctx context.Context, h *lab.Host) {
-	t.Helper()
-	for _, c := range [][]string{
-		{"add", "table", "ip", "e2e_seen"},
-		{"add", "set", "ip", "e2e_seen", "src", "{ type ipv4_addr; flags dynamic; }"},
-		{"add", "chain", "ip", "e2e_seen", "in", "{ type filter hook prerouting priority -300; }"},
-		{"add", "rule", "ip", "e2e_seen", "in", "icmp", "type", "echo-request", "add", "@src", "{ ip saddr }"},
-	} {
-		if _, err := h.Output(ctx, "nft", c...); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// seen lists the sources h has seen echo requests from since the last
-// call, sorted.
-func seen(t *testing.T, ctx context.Context, h *lab.Host) []string {
-	t.Helper()
-	out, err := h.Output(ctx, "nft", "list", "set", "ip", "e2e_seen", "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.Output(ctx, "nft", "flush", "set", "ip", "e2e_seen", "src"); err != nil {
-		t.Fatal(err)
-	}
-	_, elems, ok := strings.Cut(string(out), "elements = {")
-	if !ok {
-		return nil
-	}
-	elems, _, _ = strings.Cut(elems, "}")
-	var got []string
-	for _, e := range strings.Split(elems, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			got = append(got, e)
-		}
-	}
-	slices.Sort(got)
-	return got
 }

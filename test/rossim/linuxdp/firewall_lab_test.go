@@ -49,7 +49,7 @@ func newFWLab(t *testing.T, ctx context.Context) *fwLab {
 	f.router, f.lan, f.far, f.far2 = f.l.Host("router"), f.l.Host("lan"), f.l.Host("far"), f.l.Host("far2")
 	mustRun(t, ctx, f.far2, "ip", "addr", "add", f.far.Addr4().String()+"/32", "dev", "lo")
 	for _, h := range []*lab.Host{f.far, f.far2, f.lan} {
-		watchSources(t, ctx, h)
+		h.WatchEchoSources(t, ctx)
 	}
 	dp := linuxdp.New(linuxdp.InHost(f.router), linuxdp.Options{Logf: f.logs.Logf,
 		LinkNames: map[string]string{"ether1": "eth0", "ether2": "wan2", "bridge": "lan0"}})
@@ -63,41 +63,6 @@ func newFWLab(t *testing.T, ctx context.Context) *fwLab {
 	t.Cleanup(func() { sim.Close() })
 	f.sim = sim
 	return f
-}
-
-// watchSources makes h remember the source address of every echo
-// request it receives (an nftables set in a table of its own).
-func watchSources(t *testing.T, ctx context.Context, h *lab.Host) {
-	t.Helper()
-	for _, c := range [][]string{
-		{"add", "table", "ip", "watch"},
-		{"add", "set", "ip", "watch", "src", "{ type ipv4_addr; flags dynamic; }"},
-		{"add", "chain", "ip", "watch", "in", "{ type filter hook input priority -300; }"},
-		{"add", "rule", "ip", "watch", "in", "icmp", "type", "echo-request", "add", "@src", "{ ip saddr }"},
-	} {
-		mustRun(t, ctx, h, "nft", c...)
-	}
-}
-
-// sources lists the addresses h has seen echo requests from, and forgets
-// them.
-func sources(t *testing.T, ctx context.Context, h *lab.Host) []string {
-	t.Helper()
-	out := mustRun(t, ctx, h, "nft", "list", "set", "ip", "watch", "src")
-	mustRun(t, ctx, h, "nft", "flush", "set", "ip", "watch", "src")
-	_, elems, ok := strings.Cut(out, "elements = {")
-	if !ok {
-		return nil
-	}
-	elems, _, _ = strings.Cut(elems, "}")
-	var got []string
-	for _, e := range strings.Split(elems, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			got = append(got, e)
-		}
-	}
-	slices.Sort(got)
-	return got
 }
 
 // pings reports whether h gets an answer to one of two echo requests.
@@ -136,11 +101,11 @@ func TestFirewallRealised(t *testing.T) {
 	if !pings(ctx, f.far, "", routerWAN) {
 		t.Fatal("far cannot ping the router with an empty firewall")
 	}
-	sources(t, ctx, f.far)
+	f.far.EchoSources(t, ctx)
 	if pings(ctx, f.lan, lanA, farAddr) {
 		t.Error("lan reaches far without NAT: far has no route back to the LAN")
 	}
-	if got := sources(t, ctx, f.far); !slices.Equal(got, []string{lanA}) {
+	if got := f.far.EchoSources(t, ctx); !slices.Equal(got, []string{lanA}) {
 		t.Errorf("far saw %v without NAT, want %v", got, lanA)
 	}
 
@@ -174,11 +139,11 @@ func TestFirewallRealised(t *testing.T) {
 
 	// 4. Masquerade: far sees the router's WAN address and answers.
 	run(t, c, "/ip/firewall/nat/add", "=chain=srcnat", "=action=masquerade", "=out-interface-list=WAN", "=comment=masquerade")
-	sources(t, ctx, f.far)
+	f.far.EchoSources(t, ctx)
 	if !pings(ctx, f.lan, lanA, farAddr) {
 		t.Error("lan cannot reach far through the masquerade")
 	}
-	if got := sources(t, ctx, f.far); !slices.Equal(got, []string{routerWAN}) {
+	if got := f.far.EchoSources(t, ctx); !slices.Equal(got, []string{routerWAN}) {
 		t.Errorf("far saw %v through the masquerade, want the router's WAN address %s", got, routerWAN)
 	}
 
@@ -187,11 +152,11 @@ func TestFirewallRealised(t *testing.T) {
 	// (defconf's rule) lets them through because they were.
 	run(t, c, "/ip/firewall/filter/add", "=chain=forward", "=action=drop", "=connection-state=new", "=connection-nat-state=!dstnat", "=in-interface-list=WAN", "=comment=drop WAN not DSTNATed")
 	run(t, c, "/ip/firewall/nat/add", "=chain=dstnat", "=action=dst-nat", "=protocol=icmp", "=dst-address="+routerWAN, "=in-interface=ether1", "=to-addresses="+lanA)
-	sources(t, ctx, f.lan)
+	f.lan.EchoSources(t, ctx)
 	if !pings(ctx, f.far, "", routerWAN) {
 		t.Error("far's ping of the router's WAN address is not answered through the dst-nat")
 	}
-	if got := sources(t, ctx, f.lan); !slices.Equal(got, []string{farAddr}) {
+	if got := f.lan.EchoSources(t, ctx); !slices.Equal(got, []string{farAddr}) {
 		t.Errorf("lan saw %v through the dst-nat, want far %s", got, farAddr)
 	}
 	run(t, c, "/ip/firewall/nat/remove", "=numbers="+run(t, c, "/ip/firewall/nat/print", "?chain=dstnat").Re[0].Map[".id"])
@@ -212,27 +177,27 @@ func TestFirewallRealised(t *testing.T) {
 	run(t, c, "/routing/table/add", "=name=alt", "=fib=")
 	run(t, c, "/ip/route/add", "=dst-address=0.0.0.0/0", "=gateway="+far2Addr, "=routing-table=alt")
 	run(t, c, "/routing/rule/add", "=src-address="+lanB+"/32", "=action=lookup-only-in-table", "=table=alt")
-	sources(t, ctx, f.far2)
+	f.far2.EchoSources(t, ctx)
 	if !pings(ctx, f.lan, lanB, farAddr) || !pings(ctx, f.lan, lanA, farAddr) {
 		t.Error("lan cannot reach far's address from both sources")
 	}
-	if got := sources(t, ctx, f.far2); !slices.Equal(got, []string{wan2}) {
+	if got := f.far2.EchoSources(t, ctx); !slices.Equal(got, []string{wan2}) {
 		t.Errorf("far2 saw %v, want only lanB's pings, masqueraded to %s", got, wan2)
 	}
-	if got := sources(t, ctx, f.far); !slices.Equal(got, []string{routerWAN}) {
+	if got := f.far.EchoSources(t, ctx); !slices.Equal(got, []string{routerWAN}) {
 		t.Errorf("far saw %v, want only lanA's pings, masqueraded to %s", got, routerWAN)
 	}
 
 	// 7. Mangle mark-routing: lanA's packets marked alt take table alt too.
 	run(t, c, "/ip/firewall/mangle/add", "=chain=prerouting", "=action=mark-routing", "=new-routing-mark=alt", "=src-address="+lanA, "=in-interface=bridge", "=passthrough=no")
-	sources(t, ctx, f.far)
+	f.far.EchoSources(t, ctx)
 	if !pings(ctx, f.lan, lanA, farAddr) {
 		t.Error("lan cannot reach far's address with lanA marked")
 	}
-	if got := sources(t, ctx, f.far2); !slices.Equal(got, []string{wan2}) {
+	if got := f.far2.EchoSources(t, ctx); !slices.Equal(got, []string{wan2}) {
 		t.Errorf("far2 saw %v, want lanA's marked pings from %s", got, wan2)
 	}
-	if got := sources(t, ctx, f.far); len(got) != 0 {
+	if got := f.far.EchoSources(t, ctx); len(got) != 0 {
 		t.Errorf("far saw %v although lanA is marked for table alt", got)
 	}
 
